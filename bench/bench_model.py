@@ -1,0 +1,366 @@
+#!/usr/bin/env python
+"""Benchmark lpgx's model kernels against numpy and PyTorch CPU implementations.
+
+Compares, in one run and on the same data, at the paper's Figure-1 size by default
+(B = 1024 contexts, N = 128 tokens, d = k = 32, default blocks ``context + prev_token``):
+
+1. ``sample``: lpgx (each ``--threads`` value) vs a PyTorch CPU loop over positions
+   (float32, vectorised over the batch, ``torch.softmax`` + ``torch.multinomial``, no_grad,
+   ``torch.set_num_threads(--torch-threads)``) vs numpy (float64, loop over positions,
+   inverse-CDF draw with cumsum and one uniform per row).
+2. teacher-forced ``log_prob``: lpgx vs numpy (float64, all positions at once, stable
+   log-softmax) vs torch (float32 and float64, vectorised, log_softmax + gather).
+3. ``grad_log_prob`` with random (B, N) weights: lpgx vs numpy (analytic gradient
+   ``dlogits = weights * (onehot - p)``) vs torch autograd (float64, vectorised loss).
+
+Before timing, lpgx's log_prob and gradient are checked against the numpy ones (and the
+float64 torch ones) to ~1e-10 relative; a mismatch raises AssertionError.
+
+Timing: one warm-up call, then ``--repeats`` calls timed with ``time.perf_counter``; the
+table reports the best (min) and the median, tokens/s = B*N / best, and lpgx's speed-up
+(reference best time / lpgx best time) over each reference.
+
+How to run (from the repository root, with lpgx and torch==2.13.0 installed)::
+
+    python bench/bench_model.py                       # defaults: Figure-1 size, threads 1 2
+    python bench/bench_model.py --repeats 20 --json bench/results.json
+
+The script never changes the environment. numpy's OpenBLAS and torch honour their usual
+variables; if ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE`` are set in your shell (some CI
+images pin them to a generic core, which slows the numpy baseline), run with them removed
+so that numpy gets its native kernels::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_model.py
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+import lpgx
+
+try:
+    import torch
+except ImportError:  # the torch baselines are skipped, the rest still runs
+    torch = None
+
+
+# ----------------------------------------------------------------------------------------
+# timing
+
+def timeit(fn: Callable[[], object], repeats: int) -> Dict[str, float]:
+    """Warm up once, then time ``repeats`` calls; best and median seconds."""
+    fn()
+    times: List[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"best": min(times), "median": statistics.median(times), "repeats": repeats}
+
+
+# ----------------------------------------------------------------------------------------
+# numpy references (float64)
+
+def np_sample(x: np.ndarray, W1: np.ndarray, W2: np.ndarray, N: int,
+              gen: np.random.Generator) -> np.ndarray:
+    """Loop over positions, vectorised over the batch; inverse-CDF draw per row."""
+    B = x.shape[0]
+    k = W1.shape[1]
+    W2T = np.ascontiguousarray(W2.T)           # row `prev` = W2[:, prev]
+    base = x @ W1                               # (B, k), once per sequence
+    y = np.empty((B, N), dtype=np.int32)
+    prev = None
+    for i in range(N):
+        logits = base if prev is None else base + W2T[prev]
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cdf = np.cumsum(p, axis=1)
+        u = gen.random(B) * cdf[:, -1]
+        c = (cdf < u[:, None]).sum(axis=1)      # first index with cdf >= u
+        np.minimum(c, k - 1, out=c)
+        y[:, i] = c
+        prev = c
+    return y
+
+
+def np_logits(x: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
+    """All teacher-forced logits, (B, N, k)."""
+    B, N = y.shape
+    L = np.empty((B, N, W1.shape[1]))
+    L[:] = (x @ W1)[:, None, :]
+    L[:, 1:] += W2.T[y[:, :-1]]                 # W2[c, prev] for c = 0..k-1
+    return L
+
+
+def np_token_log_prob(x, y, W1, W2):
+    L = np_logits(x, y, W1, W2)
+    m = L.max(axis=2, keepdims=True)
+    lse = (m + np.log(np.exp(L - m).sum(axis=2, keepdims=True)))[..., 0]
+    return np.take_along_axis(L, y[..., None].astype(np.intp), axis=2)[..., 0] - lse
+
+
+def np_log_prob(x, y, W1, W2):
+    return np_token_log_prob(x, y, W1, W2).sum(axis=1)
+
+
+def np_grad_log_prob(x, y, weights, W1, W2):
+    """Flat ∇ Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b<i), SPEC layout (W1, W2)."""
+    B, N = y.shape
+    k = W1.shape[1]
+    L = np_logits(x, y, W1, W2)
+    L -= L.max(axis=2, keepdims=True)
+    p = np.exp(L)
+    p /= p.sum(axis=2, keepdims=True)
+    # dlogits = weights * (onehot(y) - p)
+    dl = p
+    dl *= -weights[..., None]
+    yi = y.astype(np.intp)
+    np.put_along_axis(dl, yi[..., None],
+                      np.take_along_axis(dl, yi[..., None], axis=2) + weights[..., None], axis=2)
+    gW1 = x.T @ dl.sum(axis=1)                  # (d, k)
+    # gW2[c, prev] = Σ over positions i >= 1 with y_{i-1} = prev of dl[c]
+    prev = yi[:, :-1].reshape(-1)
+    D = dl[:, 1:].reshape(-1, k)
+    idx = (prev[:, None] * k + np.arange(k)).reshape(-1)
+    gW2T = np.bincount(idx, weights=D.reshape(-1), minlength=k * k).reshape(k, k)  # [prev, c]
+    return np.concatenate([gW1.ravel(), gW2T.T.ravel()])
+
+
+# ----------------------------------------------------------------------------------------
+# torch references
+
+def torch_sample(xt, W1t, W2t, N: int, gen) -> "torch.Tensor":
+    """As a researcher would write it: float32, loop over positions, softmax + multinomial."""
+    B = xt.shape[0]
+    y = torch.empty((B, N), dtype=torch.long)
+    with torch.no_grad():
+        base = xt @ W1t
+        prev = None
+        for i in range(N):
+            logits = base if prev is None else base + W2t[:, prev].T
+            probs = torch.softmax(logits, dim=-1)
+            c = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            y[:, i] = c
+            prev = c
+    return y
+
+
+def torch_logits(xt, yt, W1t, W2t):
+    L = (xt @ W1t).unsqueeze(1).expand(-1, yt.shape[1], -1)
+    prev_part = W2t.T[yt[:, :-1]]               # (B, N-1, k)
+    return torch.cat([L[:, :1], L[:, 1:] + prev_part], dim=1)
+
+
+def torch_log_prob(xt, yt, W1t, W2t):
+    with torch.no_grad():
+        L = torch_logits(xt, yt, W1t, W2t)
+        return torch.log_softmax(L, dim=-1).gather(2, yt.unsqueeze(2)).squeeze(2).sum(1)
+
+
+def torch_grad(xt, yt, wt, W1: np.ndarray, W2: np.ndarray):
+    W1t = torch.tensor(W1, dtype=torch.float64, requires_grad=True)
+    W2t = torch.tensor(W2, dtype=torch.float64, requires_grad=True)
+    L = torch_logits(xt, yt, W1t, W2t)
+    tok = torch.log_softmax(L, dim=-1).gather(2, yt.unsqueeze(2)).squeeze(2)
+    (wt * tok).sum().backward()
+    return torch.cat([W1t.grad.reshape(-1), W2t.grad.reshape(-1)])
+
+
+# ----------------------------------------------------------------------------------------
+
+def rel_err(a, b) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+def machine_info() -> Dict[str, object]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "lpgx": lpgx.__version__,
+        "lpgx_openmp": lpgx.openmp_enabled(),
+        "lpgx_max_threads": lpgx.max_threads(),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            info[var] = os.environ[var]
+    return info
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=1024, help="B, contexts per call")
+    ap.add_argument("--seq-len", type=int, default=128, help="N, tokens per sequence")
+    ap.add_argument("--dim", type=int, default=32, help="d, context dimension")
+    ap.add_argument("--vocab", type=int, default=32, help="k, vocabulary size")
+    ap.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="lpgx n_threads values")
+    ap.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads value")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = ap.parse_args(argv)
+
+    B, N, d, k, R = args.batch, args.seq_len, args.dim, args.vocab, args.repeats
+    tokens = B * N
+    info = machine_info()
+    print(f"# lpgx benchmark: B={B} N={N} d={d} k={k} repeats={R}  ({tokens} tokens per call)")
+    print("# " + ", ".join(f"{a}={b}" for a, b in info.items()))
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+        info["torch_threads"] = torch.get_num_threads()
+    else:
+        print("# torch not importable: torch baselines skipped")
+
+    # data and model: contexts from the paper's mixture generator, a random policy
+    task = lpgx.TeacherTask(context_dim=d, vocab_size=k, seq_len=N, inputs="mixture", rng=0)
+    x, y_star = task.sample(B, rng=1)
+    model = lpgx.LinearARModel(vocab_size=k, seq_len=N, context_dim=d)
+    model.w = 0.1 * np.random.default_rng(0).standard_normal(model.num_params)
+    W1 = model.block("context").copy()
+    W2 = model.block("prev_token").copy()
+    y = model.sample(x, rng=2, n_threads=max(args.threads))   # on-policy responses
+    weights = np.random.default_rng(3).standard_normal((B, N))
+    if torch is not None:
+        xt32, W1t32, W2t32 = (torch.tensor(a, dtype=torch.float32) for a in (x, W1, W2))
+        xt64, W1t64, W2t64 = (torch.tensor(a, dtype=torch.float64) for a in (x, W1, W2))
+        yt = torch.tensor(y, dtype=torch.long)
+        wt = torch.tensor(weights, dtype=torch.float64)
+        tgen = torch.Generator().manual_seed(0)
+
+    # ---- correctness (fails loudly) -----------------------------------------------------
+    lp_lpgx = model.log_prob(x, y, n_threads=max(args.threads))
+    lp_np = np_log_prob(x, y, W1, W2)
+    g_lpgx = model.grad_log_prob(x, y, weights=weights, n_threads=max(args.threads))
+    g_np = np_grad_log_prob(x, y, weights, W1, W2)
+    checks = {"log_prob lpgx vs numpy": rel_err(lp_lpgx, lp_np),
+              "grad lpgx vs numpy": rel_err(g_lpgx, g_np)}
+    for t in args.threads:
+        checks[f"log_prob lpgx n_threads={t} vs numpy"] = rel_err(model.log_prob(x, y, n_threads=t), lp_np)
+        checks[f"grad lpgx n_threads={t} vs numpy"] = rel_err(
+            model.grad_log_prob(x, y, weights=weights, n_threads=t), g_np)
+        assert np.array_equal(model.sample(x, rng=2, n_threads=t), y), "sample depends on n_threads"
+    if torch is not None:
+        checks["log_prob torch64 vs lpgx"] = rel_err(torch_log_prob(xt64, yt, W1t64, W2t64).numpy(), lp_lpgx)
+        checks["grad torch64 vs lpgx"] = rel_err(torch_grad(xt64, yt, wt, W1, W2).numpy(), g_lpgx)
+    for name, err in checks.items():
+        print(f"# check {name}: max rel err {err:.2e}")
+        assert err < 1e-10, f"correctness check failed: {name}: rel err {err:.3e}"
+    if torch is not None:  # float32 is only expected to agree to float32 precision
+        e32 = rel_err(torch_log_prob(xt32, yt, W1t32, W2t32).double().numpy(), lp_lpgx)
+        print(f"# check log_prob torch32 vs lpgx: max rel err {e32:.2e} (float32)")
+        assert e32 < 1e-4, f"torch float32 log_prob disagrees: {e32:.3e}"
+        checks["log_prob torch32 vs lpgx"] = e32
+
+    # ---- timing -------------------------------------------------------------------------
+    results: Dict[str, Dict[str, Dict[str, object]]] = {"sample": {}, "log_prob": {}, "grad_log_prob": {}}
+
+    def run(op: str, name: str, fn: Callable[[], object], note: str) -> None:
+        r = timeit(fn, R)
+        r.update(tokens_per_s=tokens / r["best"], note=note)
+        results[op][name] = r
+        print(f"#   {op:14s} {name:22s} best {r['best'] * 1e3:9.2f} ms  median {r['median'] * 1e3:9.2f} ms"
+              f"  {r['tokens_per_s'] / 1e6:8.2f} Mtok/s", flush=True)
+
+    lp_threads = f"torch threads {args.torch_threads}"
+    for t in args.threads:
+        run("sample", f"lpgx ({t} thr)", lambda t=t: model.sample(x, rng=5, n_threads=t), "float64")
+    np_gen = np.random.default_rng(5)
+    run("sample", "numpy", lambda: np_sample(x, W1, W2, N, np_gen), "float64, loop over N, inverse CDF")
+    if torch is not None:
+        run("sample", "torch loop", lambda: torch_sample(xt32, W1t32, W2t32, N, tgen),
+            f"float32, loop over N, softmax+multinomial, {lp_threads}")
+
+    for t in args.threads:
+        run("log_prob", f"lpgx ({t} thr)", lambda t=t: model.log_prob(x, y, n_threads=t), "float64")
+    run("log_prob", "numpy", lambda: np_log_prob(x, y, W1, W2), "float64, vectorised")
+    if torch is not None:
+        run("log_prob", "torch float32", lambda: torch_log_prob(xt32, yt, W1t32, W2t32),
+            f"vectorised, {lp_threads}")
+        run("log_prob", "torch float64", lambda: torch_log_prob(xt64, yt, W1t64, W2t64),
+            f"vectorised, {lp_threads}")
+
+    for t in args.threads:
+        run("grad_log_prob", f"lpgx ({t} thr)",
+            lambda t=t: model.grad_log_prob(x, y, weights=weights, n_threads=t), "float64, (B,N) weights")
+    run("grad_log_prob", "numpy", lambda: np_grad_log_prob(x, y, weights, W1, W2),
+        "float64, vectorised analytic")
+    if torch is not None:
+        run("grad_log_prob", "torch autograd f64", lambda: torch_grad(xt64, yt, wt, W1, W2),
+            f"float64, vectorised, backward, {lp_threads}")
+
+    # ---- table --------------------------------------------------------------------------
+    lpgx_names = [f"lpgx ({t} thr)" for t in args.threads]
+    lines = [
+        f"B={B}, N={N}, d={d}, k={k}; {tokens} tokens per call; best and median of {R} "
+        f"after one warm-up; speed-up = reference best / lpgx best.",
+        "",
+        "| operation | implementation | best (ms) | median (ms) | Mtokens/s | "
+        + " | ".join(f"{n} speed-up" for n in lpgx_names) + " |",
+        "|---|---|---:|---:|---:|" + "---:|" * len(lpgx_names),
+    ]
+    for op, rows in results.items():
+        for name, r in rows.items():
+            if name in lpgx_names:
+                ratios = ["" for _ in lpgx_names]
+            else:
+                ratios = [f"{r['best'] / rows[ln]['best']:.1f}×" for ln in lpgx_names]
+            lines.append(f"| {op} | {name} | {r['best'] * 1e3:.2f} | {r['median'] * 1e3:.2f} | "
+                         f"{r['tokens_per_s'] / 1e6:.2f} | " + " | ".join(ratios) + " |")
+    table = "\n".join(lines)
+    print()
+    print(table)
+
+    # ---- targets ------------------------------------------------------------------------
+    targets = []
+    best_t = max(args.threads)
+    ln = f"lpgx ({best_t} thr)"
+    s = results["sample"]
+    targets.append((f"sample >= 10 Mtokens/s ({best_t} thr)", s[ln]["tokens_per_s"] / 1e6, 10.0, "Mtok/s"))
+    if "torch loop" in s:
+        targets.append(("sample >= 20x torch loop", s["torch loop"]["best"] / s[ln]["best"], 20.0, "x"))
+    for op in ("log_prob", "grad_log_prob"):
+        rr = results[op]
+        targets.append((f"{op} >= 5x numpy", rr["numpy"]["best"] / rr[ln]["best"], 5.0, "x"))
+    print()
+    target_out = []
+    for name, val, need, unit in targets:
+        ok = val >= need
+        target_out.append({"target": name, "value": val, "required": need, "met": ok})
+        print(f"# target {name:36s}: {val:8.2f} {unit:6s} {'MET' if ok else 'MISSED'}")
+
+    if args.json:
+        out = {"config": {"batch": B, "seq_len": N, "dim": d, "vocab": k, "repeats": R,
+                          "threads": args.threads, "torch_threads": args.torch_threads},
+               "machine": info, "checks": checks, "results": results, "targets": target_out,
+               "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"# wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

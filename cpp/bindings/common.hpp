@@ -1,0 +1,54 @@
+// Shared argument checks for the bindings. The Python layer validates and converts first;
+// these checks are the last line of defence so that no call can read out of bounds.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <algorithm>
+#include <optional>
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+#include <pybind11/pybind11.h>
+
+#include "lpgx/model.hpp"
+
+namespace lpgx::bind {
+
+namespace py = pybind11;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+inline void require(bool ok, const std::string& what) {
+  if (!ok) throw py::value_error(what);
+}
+
+template <class T>
+void check_shape(const CArray<T>& a, const char* name, std::initializer_list<Index> shape) {
+  require(a.ndim() == static_cast<py::ssize_t>(shape.size()),
+          std::string(name) + ": wrong number of dimensions");
+  int i = 0;
+  for (Index n : shape) {
+    if (n >= 0) require(a.shape(i) == n, std::string(name) + ": wrong shape");
+    ++i;
+  }
+}
+
+inline Spec make_spec(int k, int N, int d, unsigned blocks, const CArray<double>& w) {
+  Spec s(k, N, d, blocks);
+  check_shape(w, "w", {s.num_params});
+  return s;
+}
+
+// Token arrays must hold values in [0, k): checked here too, since a bad index would
+// read outside the weight blocks.
+inline void check_tokens(const CArray<std::int32_t>& y, Index B, int N, int k) {
+  check_shape(y, "y", {B, N});
+  const std::int32_t* p = y.data();
+  for (Index i = 0, n = B * N; i < n; ++i)
+    require(p[i] >= 0 && p[i] < k, "y: token out of range");
+}
+
+}  // namespace lpgx::bind

@@ -1,0 +1,47 @@
+// Batched operations on a policy: exact log-likelihoods, sampling, greedy decoding,
+// gradients, margins and Monte-Carlo hit counts. Parallel over sequences; results never
+// depend on the thread count (own random stream per sequence, fixed reduction order).
+#pragma once
+#include <cstdint>
+
+#include "model.hpp"
+#include "rng.hpp"
+
+namespace lpgx {
+
+// Draws token c with probability p[c] / Σp from u uniform on [0, Σp).
+inline int draw_token(const double* p, int k, double u) {
+  double acc = 0.0;
+  for (int c = 0; c < k; ++c) {
+    acc += p[c];
+    if (u < acc) return c;
+  }
+  for (int c = k - 1; c >= 0; --c)  // rounding left u above the total: last token with mass
+    if (p[c] > 0.0) return c;
+  return k - 1;
+}
+
+// y (B×N), and log p(y_i | ...) into logp (B×N) when non-null.
+void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
+            std::int32_t* y, double* logp, int n_threads);
+
+// log p(y_i | x, y_<i) for every position (B×N).
+void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B,
+                    double* out, int n_threads);
+
+void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads);
+
+// grad += ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones).
+// token_logp (B×N) receives the log-probs when non-null.
+void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
+                   Index B, double* grad, double* token_logp, int n_threads);
+
+// Per sample: min_i min_{c≠y_i} (logit_i[y_i] − logit_i[c]) and max_i ‖φ‖² along y.
+void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,
+                 double* phi_norm2, int n_threads);
+
+// For each context, how many of n_samples independent draws equal y exactly.
+void count_matches(const Policy& pol, const double* x, const std::int32_t* y, Index B,
+                   Index n_samples, std::uint64_t key, std::int64_t* counts, int n_threads);
+
+}  // namespace lpgx

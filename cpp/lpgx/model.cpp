@@ -1,0 +1,117 @@
+#include "model.hpp"
+
+#include <stdexcept>
+
+namespace lpgx {
+
+Spec::Spec(int vocab, int seq_len, int dim, unsigned block_mask)
+    : k(vocab), N(seq_len), d(dim), blocks(block_mask) {
+  if (k < 1 || N < 1 || d < 0) throw std::invalid_argument("model sizes must be positive");
+  if (blocks == 0 || (blocks & ~31u) != 0) throw std::invalid_argument("invalid block mask");
+  Index off = 0;
+  const Index K = k;
+  if (has(kContext)) { off_context = off; off += Index(d) * K; }
+  if (has(kPrevToken)) { off_prev = off; off += K * K; }
+  if (has(kPosition)) { off_position = off; off += Index(N) * K; }
+  if (has(kContextPosition)) { off_ctxpos = off; off += Index(d) * N * K; }
+  if (has(kBias)) { off_bias = off; off += K; }
+  num_params = off;
+}
+
+double Spec::feature_norm2(double x2, int i) const {
+  double s = 0.0;
+  if (has(kContext)) s += x2;
+  if (has(kPrevToken) && i > 0) s += 1.0;
+  if (has(kPosition)) s += 1.0;
+  if (has(kContextPosition)) s += x2;
+  if (has(kBias)) s += 1.0;
+  return s;
+}
+
+Policy::Policy(const Spec& spec, const double* w)
+    : spec_(spec), w_(Eigen::Map<const Eigen::VectorXd>(w, spec.num_params)) {
+  if (spec_.has(kPrevToken)) {
+    Eigen::Map<const RowMatrix> w2(w_.data() + spec_.off_prev, spec_.k, spec_.k);
+    prev_t_ = w2.transpose();
+  }
+}
+
+void Policy::begin(const double* x, SeqState& st) const {
+  const int k = spec_.k, d = spec_.d;
+  const double* w = w_.data();
+  st.x = Eigen::Map<const Eigen::VectorXd>(x, d);
+  st.base.setZero(k);
+  if (spec_.has(kContext) && d > 0) {
+    Eigen::Map<const RowMatrix> w1(w + spec_.off_context, d, k);
+    st.base.noalias() += w1.transpose() * st.x;
+  }
+  if (spec_.has(kBias)) st.base += Eigen::Map<const Eigen::VectorXd>(w + spec_.off_bias, k);
+  if (spec_.has(kContextPosition)) {
+    const Index nk = Index(spec_.N) * k;
+    st.ctxpos.setZero(nk);
+    if (d > 0) {
+      Eigen::Map<const RowMatrix> c(w + spec_.off_ctxpos, d, nk);
+      st.ctxpos.noalias() += c.transpose() * st.x;
+    }
+  }
+}
+
+void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
+  const int k = spec_.k;
+  Eigen::Map<Eigen::ArrayXd> o(out, k);
+  o = st.base.array();
+  if (prev >= 0 && spec_.has(kPrevToken)) o += prev_t_.row(prev).transpose().array();
+  if (spec_.has(kPosition))
+    o += Eigen::Map<const Eigen::ArrayXd>(w_.data() + spec_.off_position + Index(i) * k, k);
+  if (spec_.has(kContextPosition))
+    o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
+}
+
+GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
+  buf_.setZero(spec_.num_params);
+  seq_sum_.setZero(spec_.k);
+}
+
+void GradAccum::clear() { buf_.setZero(); }
+
+void GradAccum::begin_sequence() { seq_sum_.setZero(); }
+
+void GradAccum::add(const double* x, int i, int prev, const double* g) {
+  const int k = spec_.k;
+  Eigen::Map<const Eigen::VectorXd> gv(g, k);
+  seq_sum_ += gv;
+  if (prev >= 0 && spec_.has(kPrevToken))
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_prev + Index(prev) * k, k) += gv;
+  if (spec_.has(kPosition))
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position + Index(i) * k, k) += gv;
+  if (spec_.has(kContextPosition)) {
+    const Index row = Index(spec_.N) * k;
+    double* base = buf_.data() + spec_.off_ctxpos + Index(i) * k;
+    for (int j = 0; j < spec_.d; ++j)
+      if (x[j] != 0.0) Eigen::Map<Eigen::VectorXd>(base + j * row, k) += x[j] * gv;
+  }
+}
+
+void GradAccum::end_sequence(const double* x) {
+  const int k = spec_.k, d = spec_.d;
+  if (spec_.has(kContext) && d > 0) {
+    Eigen::Map<RowMatrix> g1(buf_.data() + spec_.off_context, d, k);
+    g1.noalias() += Eigen::Map<const Eigen::VectorXd>(x, d) * seq_sum_.transpose();
+  }
+  if (spec_.has(kBias)) Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias, k) += seq_sum_;
+}
+
+void GradAccum::flush_into(double* out) const {
+  const int k = spec_.k;
+  for (Index j = 0; j < spec_.num_params; ++j) {
+    if (spec_.has(kPrevToken) && j >= spec_.off_prev && j < spec_.off_prev + Index(k) * k) continue;
+    out[j] += buf_[j];
+  }
+  if (spec_.has(kPrevToken)) {
+    // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
+    Eigen::Map<const RowMatrix> gt(buf_.data() + spec_.off_prev, k, k);
+    Eigen::Map<RowMatrix>(out + spec_.off_prev, k, k) += gt.transpose();
+  }
+}
+
+}  // namespace lpgx

@@ -1,0 +1,110 @@
+// The linear autoregressive softmax policy of SPEC §1, computed block by block.
+//
+// logit(c | x, y_<i) = (xᵀW1)[c] + W2[c, y_{i-1}] + P[i, c] + Σ_j x_j C[j, i, c] + b[c]
+//
+// The context part is computed once per sequence; every other block is a lookup, so a
+// token costs O(k) plus the softmax. φ is never materialised.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "parallel.hpp"
+
+namespace lpgx {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+enum Block : unsigned {
+  kContext = 1u,
+  kPrevToken = 2u,
+  kPosition = 4u,
+  kContextPosition = 8u,
+  kBias = 16u,
+};
+
+// Sizes and the offsets of the enabled blocks in the flat parameter vector
+// (blocks concatenated in the order above, each row-major).
+struct Spec {
+  int k = 0, N = 0, d = 0;
+  unsigned blocks = 0;
+  Index off_context = -1, off_prev = -1, off_position = -1, off_ctxpos = -1, off_bias = -1;
+  Index num_params = 0;
+
+  Spec(int vocab, int seq_len, int dim, unsigned block_mask);
+  bool has(Block b) const { return (blocks & b) != 0; }
+  // ‖φ(x, y_<i, c)‖² at position i for a context with squared norm x2.
+  double feature_norm2(double x2, int i) const;
+};
+
+// Per-sequence scratch: an aligned copy of x, the context (+ bias) logits and, with the
+// context_position block, the N×k table Σ_j x_j C[j, i, :]; plus logits/probability
+// buffers for one position.
+//
+// Every buffer is Eigen-aligned and the weights are copied into aligned storage: Eigen's
+// vectorised sums peel unaligned heads, so reading caller memory directly would make the
+// last bits depend on where numpy happened to allocate an array.
+struct SeqState {
+  Eigen::VectorXd x;
+  Eigen::VectorXd base;
+  Eigen::VectorXd ctxpos;  // N*k, row i at i*k
+  Eigen::VectorXd logits, p;
+  explicit SeqState(int k) : logits(k), p(k) {}
+};
+
+// The weights prepared for fast per-token logits.
+class Policy {
+ public:
+  Policy(const Spec& spec, const double* w);
+  const Spec& spec() const { return spec_; }
+  // Fills st for context x (length d).
+  void begin(const double* x, SeqState& st) const;
+  // logits of every token at position i (0-based) after token `prev` (-1 at i = 0).
+  void logits(const SeqState& st, int i, int prev, double* out) const;
+
+ private:
+  Spec spec_;
+  Eigen::VectorXd w_;  // aligned copy of the flat parameters
+  RowMatrix prev_t_;   // W2ᵀ: row `prev` is the contiguous column W2[:, prev]
+};
+
+// e = exp(logits − max) (stable: no overflow); returns Σ e, and the max in *max_out.
+inline double exp_shifted(const double* logits, double* e, int k, double* max_out) {
+  Eigen::Map<const Eigen::ArrayXd> l(logits, k);
+  Eigen::Map<Eigen::ArrayXd> ev(e, k);
+  const double m = l.maxCoeff();
+  ev = (l - m).exp();
+  *max_out = m;
+  return ev.sum();
+}
+
+// Softmax of `logits` into `p`; returns log Σ exp(logits).
+inline double softmax(const double* logits, double* p, int k) {
+  double m;
+  const double z = exp_shifted(logits, p, k, &m);
+  Eigen::Map<Eigen::ArrayXd>(p, k) /= z;
+  return m + std::log(z);
+}
+
+// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block.
+// The W2 part is kept transposed (contiguous per previous token) until flushed.
+class GradAccum {
+ public:
+  explicit GradAccum(const Spec& spec);
+  void begin_sequence();
+  // g = ∂loss/∂logits at position i (length k).
+  void add(const double* x, int i, int prev, const double* g);
+  void end_sequence(const double* x);
+  // Adds the accumulated gradient, in the flat layout, to out.
+  void flush_into(double* out) const;
+  void clear();
+
+ private:
+  const Spec& spec_;
+  Eigen::VectorXd buf_;     // flat layout, prev block transposed
+  Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
+};
+
+}  // namespace lpgx

@@ -1,0 +1,98 @@
+// Counter-based random streams (Philox4x32-10, Salmon et al. 2011).
+//
+// Every sequence gets its own stream keyed by (seed, stream id), so a draw depends only
+// on the seed and the sequence's index, never on which thread produced it.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace lpgx {
+
+// SplitMix64 finaliser: a bijective 64-bit mix used to derive keys and stream ids.
+inline std::uint64_t mix64(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Key for a named sub-purpose of a seed (e.g. step t of a training run).
+inline std::uint64_t derive_key(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
+  return mix64(seed ^ mix64(a ^ mix64(b + 0x632BE59BD9B4E019ull)));
+}
+
+class Philox {
+ public:
+  Philox(std::uint64_t key, std::uint64_t stream)
+      : key_{static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)},
+        ctr_{0u, 0u, static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)} {}
+
+  std::uint32_t next_u32() {
+    if (idx_ == 4) refill();
+    return buf_[idx_++];
+  }
+  std::uint64_t next_u64() {
+    std::uint64_t hi = next_u32();
+    return (hi << 32) | next_u32();
+  }
+  // Uniform on [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  // Uniform integer in [0, n) without modulo bias (Lemire's method).
+  std::uint32_t below(std::uint32_t n) {
+    std::uint64_t m = static_cast<std::uint64_t>(next_u32()) * n;
+    auto low = static_cast<std::uint32_t>(m);
+    if (low < n) {
+      const std::uint32_t threshold = static_cast<std::uint32_t>(-n) % n;
+      while (low < threshold) {
+        m = static_cast<std::uint64_t>(next_u32()) * n;
+        low = static_cast<std::uint32_t>(m);
+      }
+    }
+    return static_cast<std::uint32_t>(m >> 32);
+  }
+  // Standard normal by Box-Muller (both outputs used).
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = uniform();
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    const double t = 6.283185307179586476925 * u2;
+    spare_ = r * std::sin(t);
+    has_spare_ = true;
+    return r * std::cos(t);
+  }
+
+ private:
+  void refill() {
+    std::uint32_t c[4] = {ctr_[0], ctr_[1], ctr_[2], ctr_[3]};
+    std::uint32_t k0 = key_[0], k1 = key_[1];
+    for (int r = 0; r < 10; ++r) {
+      const std::uint64_t p0 = static_cast<std::uint64_t>(0xD2511F53u) * c[0];
+      const std::uint64_t p1 = static_cast<std::uint64_t>(0xCD9E8D57u) * c[2];
+      const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0;
+      const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1;
+      c[0] = n0;
+      c[1] = static_cast<std::uint32_t>(p1);
+      c[2] = n2;
+      c[3] = static_cast<std::uint32_t>(p0);
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    for (int i = 0; i < 4; ++i) buf_[i] = c[i];
+    idx_ = 0;
+    if (++ctr_[0] == 0) ++ctr_[1];  // 64-bit block counter within the stream
+  }
+
+  std::uint32_t key_[2];
+  std::uint32_t ctr_[4];
+  std::uint32_t buf_[4] = {0, 0, 0, 0};
+  int idx_ = 4;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+}  // namespace lpgx

@@ -1,0 +1,30 @@
+"""lpgx: linear autoregressive policies and policy-gradient post-training, fast and exact.
+
+The theory of Mousavi-Hosseini & Erdogdu, "Post-Training with Policy Gradients: Optimality
+and the Base Model Barrier" (arXiv 2603.06957), runnable at full speed.
+"""
+from . import _core
+from .margins import Margins, margins
+from .measures import (alpha_tail, coverage, likelihood_quantile, mc_hits, mc_likelihood, pass_at_k,
+                       quantile_of_log_values, sequence_error, token_likelihood_quantile)
+from .model import BLOCKS, DEFAULT_BLOCKS, LinearARModel
+from .tasks import TeacherTask
+
+__version__ = _core.__version__
+
+
+def openmp_enabled() -> bool:
+    """Whether the compiled core was built with OpenMP (else every call runs on one thread)."""
+    return bool(_core.openmp_enabled())
+
+
+def max_threads() -> int:
+    """The thread count used when ``n_threads=None``."""
+    return int(_core.max_threads())
+
+
+__all__ = [
+    "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
+    "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
+    "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",
+]

@@ -1,0 +1,100 @@
+"""Argument checks shared by the public API.
+
+Every public function converts its arguments here before they reach ``_core``: a bad
+argument raises ``TypeError``/``ValueError`` naming it, never a crash or silent garbage.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+
+# Refuse requests whose output alone would exceed this many bytes, before allocating.
+MAX_BYTES = 1 << 34
+
+
+def positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def finite_float(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return value
+
+
+def n_threads(value: Optional[int]) -> int:
+    """``None`` means all cores; results never depend on the value."""
+    if value is None:
+        return int(_core.max_threads())
+    return positive_int(value, "n_threads")
+
+
+def check_bytes(nbytes: float, what: str) -> None:
+    if nbytes > MAX_BYTES:
+        raise MemoryError(f"{what} would need {nbytes / 2**30:.1f} GiB; refusing to allocate")
+
+
+def _numeric_array(a: Any, name: str) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} must be array-like: {exc}") from None
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def float_array(a: Any, name: str, shape: tuple[Optional[int], ...], allow_empty: bool = False) -> np.ndarray:
+    """C-contiguous float64 array of the given shape (None: any size), all finite."""
+    arr = _numeric_array(a, name)
+    _check_shape(arr, name, shape, allow_empty)
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def contexts(x: Any, d: int, name: str = "x") -> np.ndarray:
+    """Contexts of shape (B, d), B >= 1."""
+    return float_array(x, name, (None, d))
+
+
+def tokens(y: Any, shape: tuple[int, int], k: int, name: str = "y") -> np.ndarray:
+    """Token array of the given shape with values in [0, k), as C-contiguous int32."""
+    arr = _numeric_array(y, name)
+    if arr.dtype.kind == "f":
+        raise TypeError(f"{name} must be an integer array of tokens, got dtype {arr.dtype}")
+    _check_shape(arr, name, shape, allow_empty=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= k):
+        raise ValueError(f"{name} has tokens outside [0, {k}): min {arr.min()}, max {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def _check_shape(arr: np.ndarray, name: str, shape: tuple[Optional[int], ...], allow_empty: bool) -> None:
+    if arr.ndim != len(shape):
+        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    for got, want_n in zip(arr.shape, shape):
+        if want_n is not None and got != want_n:
+            want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not allow_empty and arr.size == 0 and len(shape) > 0:
+        raise ValueError(f"{name} is empty: need at least one row")

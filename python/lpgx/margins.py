@@ -1,0 +1,44 @@
+"""The γ margin of SPEC §3.
+
+    margin(x) = min_i min_{c≠y*_i} (<w*, φ(x, y*_<i, y*_i)> − <w*, φ(x, y*_<i, c)>) / (‖w*‖ · R)
+
+with R = max ‖φ‖ over the data (every position of every sample, every token).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+from . import _validate as v
+from .model import LinearARModel, check_model
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Per-sample normalised margins with the normalisers that produced them."""
+
+    margin: np.ndarray  #: (B,) normalised margins; negative where y is not w's greedy decoding
+    gap: np.ndarray     #: (B,) unnormalised min logit gap along y
+    R: float            #: max ‖φ‖ over the data
+    w_norm: float       #: ‖w‖
+
+    @property
+    def gamma(self) -> float:
+        """The data's margin: the smallest per-sample margin."""
+        return float(self.margin.min())
+
+
+def margins(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int] = None) -> Margins:
+    """Per-sample γ margins of ``model``'s weights on the samples (x, y)."""
+    model = check_model(model)
+    x = v.contexts(x, model.context_dim)
+    y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size)
+    gap, phi2 = _core.margin_gaps(*model._args(), x, y, v.n_threads(n_threads))
+    R = float(np.sqrt(phi2.max()))
+    w_norm = float(np.linalg.norm(model.w))
+    denom = w_norm * R
+    margin = gap / denom if denom > 0 else np.zeros_like(gap)
+    return Margins(margin=margin, gap=gap, R=R, w_norm=w_norm)

@@ -1,0 +1,116 @@
+"""Synthetic tasks: the authors' teacher generator (SPEC §2).
+
+Teacher W1* ~ N(0,1)^{k×d}, W2* ~ N(0,1)^{k×k}; the correct response y*(x) is the teacher's
+greedy decoding. Inputs are Rademacher or a noisy mixture on the sphere of radius √d.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import _core, _rng
+from . import _validate as v
+from .margins import margins
+from .model import LinearARModel
+
+INPUTS = ("rademacher", "mixture")
+
+
+class TeacherTask:
+    """Contexts x with correct responses y*(x) = greedy decoding of a random teacher.
+
+    Parameters
+    ----------
+    context_dim, vocab_size, seq_len : int
+        d, k, N.
+    inputs : {"rademacher", "mixture"}
+        ``rademacher``: x uniform on {±1}^d. ``mixture``: means m_j = e_{j mod d} (j < M);
+        x = m_j + noise (‖noise‖ ≤ σ), rescaled to norm √d.
+    num_mix, sigma : int, float
+        M and σ of the mixture.
+    rng : int, Generator, SeedSequence or None
+        Draws the teacher.
+    """
+
+    def __init__(self, context_dim: int, vocab_size: int, seq_len: int, inputs: str = "rademacher",
+                 num_mix: int = 32, sigma: float = 0.05, rng: _rng.RNGLike = None) -> None:
+        self.context_dim = v.positive_int(context_dim, "context_dim")
+        self.vocab_size = v.positive_int(vocab_size, "vocab_size")
+        self.seq_len = v.positive_int(seq_len, "seq_len")
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+        self.inputs = inputs
+        self.num_mix = v.positive_int(num_mix, "num_mix")
+        self.sigma = v.finite_float(sigma, "sigma", 0.0)
+        gen = _rng.generator(rng)
+        d, k = self.context_dim, self.vocab_size
+        w1_star = gen.standard_normal((k, d))  # the paper's W1* is k×d
+        w2_star = gen.standard_normal((k, k))
+        self.teacher = LinearARModel(k, self.seq_len, d)
+        self.teacher.block("context")[:] = w1_star.T
+        self.teacher.block("prev_token")[:] = w2_star
+
+    @property
+    def input_kind(self) -> int:
+        return INPUTS.index(self.inputs)
+
+    def sample_inputs(self, n: int, rng: _rng.RNGLike = None, n_threads: Optional[int] = None
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+        """n contexts and their mixture components (-1 for Rademacher inputs)."""
+        n = v.positive_int(n, "n")
+        v.check_bytes(8.0 * n * self.context_dim, "the contexts")
+        return _core.draw_inputs(self.input_kind, self.context_dim, self.num_mix, self.sigma, n,
+                                 _rng.key(rng), 0, v.n_threads(n_threads))
+
+    def correct(self, x: Any, n_threads: Optional[int] = None) -> np.ndarray:
+        """y*(x): the teacher's greedy decoding, (B, N)."""
+        return self.teacher.greedy(x, n_threads=n_threads)
+
+    def sample(self, n: int, rng: _rng.RNGLike = None, min_margin: Optional[float] = None,
+               n_threads: Optional[int] = None, max_draws: int = 10_000_000
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """n i.i.d. pairs (x, y*(x)).
+
+        With ``min_margin=γ`` keeps only samples whose teacher margin is ≥ γ (SPEC §3),
+        drawing in rounds; raises ValueError when the acceptance rate observed would need
+        more than ``max_draws`` candidates."""
+        n = v.positive_int(n, "n")
+        gen = _rng.generator(rng)
+        if min_margin is None:
+            x, _ = self.sample_inputs(n, gen, n_threads)
+            return x, self.correct(x, n_threads)
+        gamma = v.finite_float(min_margin, "min_margin")
+        xs, ys, kept, drawn = [], [], 0, 0
+        batch = max(n, 1024)
+        while kept < n:
+            x, _ = self.sample_inputs(batch, gen, n_threads)
+            y = self.correct(x, n_threads)
+            ok = margins(self.teacher, x, y, n_threads).margin >= gamma
+            drawn += batch
+            kept += int(ok.sum())
+            xs.append(x[ok])
+            ys.append(y[ok])
+            rate = kept / drawn
+            if kept < n and (rate == 0 and drawn >= 100_000 or rate > 0 and n / rate > max_draws):
+                raise ValueError(
+                    f"min_margin={gamma}: only {kept} of {drawn} samples have margin >= {gamma}; "
+                    f"{n} samples would need about {n / max(rate, 1e-300):.3g} draws (max_draws={max_draws})")
+            batch = min(1 << 18, max(1024, int(1.2 * (n - kept) / max(rate, 1e-3))))
+        return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+    def centres(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The mixture centres m_j·√d/‖m_j‖ (M, d) and their correct responses (M, N)."""
+        if self.inputs != "mixture":
+            raise ValueError("centres() needs inputs='mixture'")
+        d = self.context_dim
+        x = np.zeros((self.num_mix, d))
+        x[np.arange(self.num_mix), np.arange(self.num_mix) % d] = np.sqrt(d)
+        return x, self.correct(x)
+
+    def config(self) -> dict:
+        return {"context_dim": self.context_dim, "vocab_size": self.vocab_size, "seq_len": self.seq_len,
+                "inputs": self.inputs, "num_mix": self.num_mix, "sigma": self.sigma}
+
+    def __repr__(self) -> str:
+        return "TeacherTask(" + ", ".join(f"{k}={val!r}" for k, val in self.config().items()) + ")"
