@@ -102,10 +102,13 @@ def np_logits(x: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray) -> n
 
 
 def np_token_log_prob(x, y, W1, W2):
+    """Stable log-softmax at the targets, in place on the (B, N, k) logits."""
     L = np_logits(x, y, W1, W2)
-    m = L.max(axis=2, keepdims=True)
-    lse = (m + np.log(np.exp(L - m).sum(axis=2, keepdims=True)))[..., 0]
-    return np.take_along_axis(L, y[..., None].astype(np.intp), axis=2)[..., 0] - lse
+    target = np.take_along_axis(L, y[..., None].astype(np.intp), axis=2)[..., 0]
+    m = L.max(axis=2)
+    L -= m[..., None]
+    np.exp(L, out=L)
+    return target - m - np.log(L.sum(axis=2))
 
 
 def np_log_prob(x, y, W1, W2):
@@ -116,16 +119,16 @@ def np_grad_log_prob(x, y, weights, W1, W2):
     """Flat ∇ Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b<i), SPEC layout (W1, W2)."""
     B, N = y.shape
     k = W1.shape[1]
-    L = np_logits(x, y, W1, W2)
-    L -= L.max(axis=2, keepdims=True)
-    p = np.exp(L)
+    p = np_logits(x, y, W1, W2)
+    p -= p.max(axis=2, keepdims=True)
+    np.exp(p, out=p)
     p /= p.sum(axis=2, keepdims=True)
-    # dlogits = weights * (onehot(y) - p)
+    # dlogits = weights * (onehot(y) - p), in place
     dl = p
     dl *= -weights[..., None]
     yi = y.astype(np.intp)
-    np.put_along_axis(dl, yi[..., None],
-                      np.take_along_axis(dl, yi[..., None], axis=2) + weights[..., None], axis=2)
+    bi, ni = np.indices(y.shape, sparse=True)
+    dl[bi, ni, yi] += weights
     gW1 = x.T @ dl.sum(axis=1)                  # (d, k)
     # gW2[c, prev] = Σ over positions i >= 1 with y_{i-1} = prev of dl[c]
     prev = yi[:, :-1].reshape(-1)
@@ -203,6 +206,8 @@ def machine_info() -> Dict[str, object]:
         "lpgx_openmp": lpgx.openmp_enabled(),
         "lpgx_max_threads": lpgx.max_threads(),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        # other processes compete for the cores: a load average well above 0 means noisy figures
+        "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
@@ -217,7 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seq-len", type=int, default=128, help="N, tokens per sequence")
     ap.add_argument("--dim", type=int, default=32, help="d, context dimension")
     ap.add_argument("--vocab", type=int, default=32, help="k, vocabulary size")
-    ap.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    ap.add_argument("--repeats", type=int, default=20, help="timed calls per measurement")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="lpgx n_threads values")
     ap.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads value")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")

@@ -5,6 +5,7 @@
 namespace lpgx::bind {
 void bind_model(py::module_& m);
 void bind_inputs(py::module_& m);
+void bind_training(py::module_& m);
 }  // namespace lpgx::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("max_threads", &lpgx::max_threads);
   lpgx::bind::bind_model(m);
   lpgx::bind::bind_inputs(m);
+  lpgx::bind::bind_training(m);
 }

@@ -9,6 +9,10 @@ from .measures import (alpha_tail, coverage, likelihood_quantile, mc_hits, mc_li
                        quantile_of_log_values, sequence_error, token_likelihood_quantile)
 from .model import BLOCKS, DEFAULT_BLOCKS, LinearARModel
 from .tasks import TeacherTask
+from .behavior import Behavior
+from .optim import SGD, Adagrad, AdaptiveStep
+from .rewards import CallableReward, OutcomeReward, ProcessReward
+from .training import TrainResult, pg_step, post_train, pretrain
 
 __version__ = _core.__version__
 
@@ -24,6 +28,8 @@ def max_threads() -> int:
 
 
 __all__ = [
+    "Adagrad", "AdaptiveStep", "Behavior", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
+    "TrainResult", "pg_step", "post_train", "pretrain",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
     "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",

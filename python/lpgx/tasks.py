@@ -108,9 +108,24 @@ class TeacherTask:
         x[np.arange(self.num_mix), np.arange(self.num_mix) % d] = np.sqrt(d)
         return x, self.correct(x)
 
+    def _core_task(self) -> dict:
+        return dict(task_kind=self.input_kind, num_mix=self.num_mix, sigma=self.sigma,
+                    teacher_blocks=self.teacher._mask, teacher_w=self.teacher.w,
+                    finite_x=None, finite_mass=None, finite_y=None)
+
     def config(self) -> dict:
         return {"context_dim": self.context_dim, "vocab_size": self.vocab_size, "seq_len": self.seq_len,
                 "inputs": self.inputs, "num_mix": self.num_mix, "sigma": self.sigma}
 
     def __repr__(self) -> str:
         return "TeacherTask(" + ", ".join(f"{k}={val!r}" for k, val in self.config().items()) + ")"
+
+
+def check_task(task: Any, model: LinearARModel) -> Any:
+    """A task (anything with ``_core_task``) whose sizes match the model's."""
+    if not hasattr(task, "_core_task"):
+        raise TypeError(f"task must be an lpgx task (e.g. lpgx.TeacherTask), got {type(task).__name__}")
+    if (task.vocab_size, task.seq_len, task.context_dim) != model.shape:
+        raise ValueError(f"task has (vocab_size, seq_len, context_dim) = "
+                         f"{(task.vocab_size, task.seq_len, task.context_dim)}, the model {model.shape}")
+    return task

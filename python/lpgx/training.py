@@ -1,0 +1,262 @@
+"""Supervised pre-training (SPEC §6.1) and mini-batch policy-gradient post-training
+(SPEC §6.2), with the whole step loop in C++.
+
+Per PG step: a fresh batch of B contexts, one response each from the behaviour policy,
+rewards, then one optimizer step on
+
+    loss = − mean_{b,i} A_bi · log p_w(y_bi | x_b, y_b,<i)
+
+with A_bi = r_b − mean_b r_b (ORM, baseline on) or r_b; A_bi = r_bi (PRM) or minus the
+per-position batch mean. Pre-training is the same loop with y = y* and A = 1.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core, _rng
+from ._optional import require
+from . import _validate as v
+from .behavior import Behavior, BehaviorLike, make_behavior
+from .model import LinearARModel, check_model
+from .optim import OptimizerLike, make_optimizer
+from .rewards import RewardLike, _Reward, make_reward
+from .tasks import check_task
+
+Pairs = Tuple[np.ndarray, np.ndarray]
+
+
+def record_steps(steps: int, every: int) -> np.ndarray:
+    """The steps (updates done) at which records are taken: 0, every, 2·every, …, steps."""
+    if every <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.append(np.arange(0, steps + 1, every), steps)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run recorded. Records at step s are taken after s updates."""
+
+    test_steps: np.ndarray        #: steps at which the test error was measured
+    test_error: np.ndarray        #: 1 − mean_x q(y*|x) on the test set
+    track_steps: np.ndarray       #: steps at which the tracked contexts were measured
+    tracked_log_lik: np.ndarray   #: (len(track_steps), n_tracked) log q(y*|x)
+    queries: np.ndarray           #: (steps,) cumulative reward queries after each step
+    mean_reward: np.ndarray       #: (steps,) mean reward given to each update
+    success: np.ndarray           #: (steps,) fraction of responses equal to y*
+    seconds: float                #: wall time
+    steps_done: int               #: completed steps (< steps when interrupted)
+    config: Dict[str, Any] = field(default_factory=dict)
+
+    def to_pandas(self) -> Any:
+        """Per-step table (step, queries, mean_reward, success, test_error where measured)."""
+        pd = require("pandas")
+        df = pd.DataFrame({"step": np.arange(1, len(self.queries) + 1), "queries": self.queries,
+                           "mean_reward": self.mean_reward, "success": self.success})
+        test = pd.DataFrame({"step": self.test_steps, "test_error": self.test_error})
+        return test.merge(df, on="step", how="outer").sort_values("step").reset_index(drop=True)
+
+    def save(self, path: Any) -> None:
+        from ._io import save_npz
+        arrays = {k: np.asarray(val) for k, val in asdict(self).items() if k not in ("config", "seconds",
+                                                                                  "steps_done")}
+        save_npz(path, arrays, {"kind": "TrainResult", "config": self.config, "seconds": self.seconds,
+                                "steps_done": self.steps_done})
+
+    @classmethod
+    def load(cls, path: Any) -> "TrainResult":
+        from ._io import load_npz
+        arrays, meta = load_npz(path, "TrainResult")
+        return cls(**arrays, seconds=meta["seconds"], steps_done=meta["steps_done"], config=meta["config"])
+
+
+def _pairs(value: Any, name: str, model: LinearARModel) -> Optional[Pairs]:
+    if value is None:
+        return None
+    try:
+        x, y = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (x, y_star) of arrays") from None
+    x = v.contexts(x, model.context_dim, f"{name} x")
+    y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size, f"{name} y")
+    return x, y
+
+
+def _progress_bar(progress: Union[bool, Callable[[int], Any]], steps: int, s0: int, desc: str) -> Tuple[Any, Any]:
+    if callable(progress):
+        return progress, None
+    if not progress:
+        return None, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # progress is a nicety: never fail a run for it
+        import warnings
+        warnings.warn("progress=True needs tqdm (pip install tqdm)", stacklevel=3)
+        return None, None
+    bar = tqdm(total=steps, initial=s0, desc=desc, unit="step")
+    last = [s0]
+
+    def update(s: int) -> None:
+        bar.update(s - last[0])
+        last[0] = s
+    return update, bar
+
+
+def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], behavior: Behavior, optimizer: Any,
+         test: Optional[Pairs], test_every: int, track: Optional[Pairs], track_every: int,
+         progress: Any, config: Dict[str, Any], desc: str) -> TrainResult:
+    steps = cfg.steps
+    test_steps = record_steps(steps, test_every if test is not None else 0)
+    track_steps = record_steps(steps, track_every if track is not None else 0)
+    test_out = np.full(len(test_steps), np.nan)
+    track_out = np.full((len(track_steps), 0 if track is None else len(track[0])), np.nan)
+    queries = np.zeros(steps, dtype=np.int64)
+    mean_reward = np.full(steps, np.nan)
+    success = np.full(steps, np.nan)
+    done = np.zeros(1, dtype=np.int64)
+    opt_state = optimizer._state_for(model.num_params)
+    base = behavior.base
+    hook, bar = _progress_bar(progress, steps, 0, desc)
+    t0 = time.perf_counter()
+
+    def result() -> TrainResult:
+        n = int(done[0])
+        return TrainResult(test_steps=test_steps[test_steps <= n], test_error=test_out[test_steps <= n],
+                           track_steps=track_steps[track_steps <= n], tracked_log_lik=track_out[track_steps <= n],
+                           queries=queries[:n], mean_reward=mean_reward[:n], success=success[:n],
+                           seconds=time.perf_counter() - t0, steps_done=n, config=config)
+    try:
+        _core.train(*model._args(), opt_state, **task._core_task(),
+                    base_blocks=None if base is None else base._mask, base_w=None if base is None else base.w,
+                    cfg=cfg, track_x=None if track is None else track[0], track_y=None if track is None else track[1],
+                    track_out=track_out, test_x=None if test is None else test[0],
+                    test_y=None if test is None else test[1], test_out=test_out, mean_reward=mean_reward,
+                    success=success, queries=queries, done=done, s0=0,
+                    reward_fn=None if reward is None else reward._callable(), progress=hook)
+    except BaseException as exc:  # Ctrl-C or a failing user reward: keep what was done
+        exc.partial_result = result()  # type: ignore[attr-defined]
+        if reward is not None:
+            reward.queries += int(queries[done[0] - 1]) if done[0] > 0 else 0
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if reward is not None:
+        reward.queries += int(queries[-1]) if steps else 0
+    return result()
+
+
+def _base_config(steps: int, batch_size: int, rng: Any, n_threads: Optional[int]) -> Tuple[Any, int]:
+    cfg = _core.TrainConfig()
+    cfg.steps = v.positive_int(steps, "steps", minimum=0)
+    cfg.batch = v.positive_int(batch_size, "batch_size")
+    seed = _rng.key(rng)
+    cfg.seed = seed
+    cfg.n_threads = v.n_threads(n_threads)
+    return cfg, seed
+
+
+def _test_and_track(model: LinearARModel, task: Any, test: Any, track: Any, rng_test: Any
+                    ) -> Tuple[Optional[Pairs], Optional[Pairs]]:
+    if isinstance(test, (int, np.integer)) and not isinstance(test, bool):
+        test = task.sample(v.positive_int(test, "test"), rng=rng_test)
+    if isinstance(track, str):
+        if track != "centres":
+            raise ValueError(f"track must be None, 'centres' or a pair (x, y_star), got {track!r}")
+        track = task.centres()
+    return _pairs(test, "test", model), _pairs(track, "track", model)
+
+
+def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256, optimizer: OptimizerLike = None,
+             rng: _rng.RNGLike = None, test: Any = None, test_every: int = 50, track: Any = None,
+             track_every: int = 1, progress: Any = False, n_threads: Optional[int] = None) -> TrainResult:
+    """Supervised pre-training (SPEC §6.1), in place on ``model``.
+
+    Each step draws a fresh batch of (x, y*(x)) from ``task`` and takes one optimizer step
+    on the teacher-forced cross-entropy averaged over batch × positions. ``optimizer``
+    defaults to ``Adagrad(lr=0.1)``. ``test``: a pair (x, y*) or a number of contexts to
+    draw; ``track``: a pair or ``"centres"``. ``progress``: True for a tqdm bar or a
+    callable(step). Ctrl-C raises KeyboardInterrupt after the current step, with the model
+    at its last completed step and ``exc.partial_result`` holding the records so far."""
+    model = check_model(model)
+    task = check_task(task, model)
+    opt = make_optimizer(optimizer)
+    cfg, seed = _base_config(steps, batch_size, rng, n_threads)
+    cfg.reward.kind = _core.RewardKind.none
+    behavior = Behavior.teacher_forcing()
+    cfg.behavior = behavior._core_config()
+    cfg.optimizer = opt._core_config()
+    cfg.test_every = v.positive_int(test_every, "test_every")
+    cfg.track_every = v.positive_int(track_every, "track_every")
+    test, track = _test_and_track(model, task, test, track, seed ^ 0x7E57)
+    config = dict(kind="pretrain", steps=cfg.steps, batch_size=cfg.batch, optimizer=repr(opt), seed=seed,
+                  task=task.config(), model=model.config())
+    return _run(model, task, cfg, None, behavior, opt, test, cfg.test_every, track, cfg.track_every, progress,
+                config, "pretrain")
+
+
+def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", steps: int = 1000,
+               batch_size: int = 1024, optimizer: OptimizerLike = None, baseline: Optional[bool] = None,
+               behavior: BehaviorLike = "on_policy", rng: _rng.RNGLike = None, test: Any = None,
+               test_every: int = 50, track: Any = None, track_every: int = 1, progress: Any = False,
+               n_threads: Optional[int] = None) -> TrainResult:
+    """Mini-batch policy-gradient post-training (SPEC §6.2), in place on ``model``.
+
+    ``reward``: ``"outcome"``, ``"process"`` or a reward object (±1 by default);
+    ``baseline``: subtract the batch mean of the rewards (per position for the PRM);
+    default on for outcome rewards and off for process rewards, as in the authors'
+    Figure-1 run. ``behavior``: ``"on_policy"`` or an :class:`lpgx.Behavior`.
+    ``optimizer`` defaults to ``Adagrad(lr=0.1)``. Returns a :class:`TrainResult`; the
+    reward object's ``queries`` grows by the queries spent. Interrupts as in :func:`pretrain`."""
+    model = check_model(model)
+    task = check_task(task, model)
+    rew = make_reward(reward)
+    beh = make_behavior(behavior, model)
+    if beh.kind == "best_of_m" and rew.kind != "process":
+        raise ValueError("best_of_m exploration needs a process reward")
+    opt = make_optimizer(optimizer)
+    cfg, seed = _base_config(steps, batch_size, rng, n_threads)
+    cfg.reward = rew._core_spec()
+    cfg.baseline = (rew.kind == "outcome") if baseline is None else bool(baseline)
+    cfg.behavior = beh._core_config()
+    cfg.optimizer = opt._core_config()
+    cfg.test_every = v.positive_int(test_every, "test_every")
+    cfg.track_every = v.positive_int(track_every, "track_every")
+    test, track = _test_and_track(model, task, test, track, seed ^ 0x7E57)
+    config = dict(kind="post_train", reward=repr(rew), reward_kind=rew.kind, baseline=cfg.baseline,
+                  behavior=beh.kind, steps=cfg.steps, batch_size=cfg.batch, optimizer=repr(opt), seed=seed,
+                  task=task.config(), model=model.config())
+    return _run(model, task, cfg, rew, beh, opt, test, cfg.test_every, track, cfg.track_every, progress,
+                config, f"post-train ({rew.kind})")
+
+
+def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLike = "outcome",
+            optimizer: OptimizerLike = None, baseline: Optional[bool] = None, rng: _rng.RNGLike = None,
+            n_threads: Optional[int] = None) -> float:
+    """One PG update of ``model`` from given responses ``y`` to contexts ``x`` with correct
+    responses ``y_star`` (the loop body of :func:`post_train`, for inspection and tests).
+    ``reward=None`` is a supervised step (A = 1). Returns the mean reward."""
+    model = check_model(model)
+    x = v.contexts(x, model.context_dim)
+    shape = (x.shape[0], model.seq_len)
+    y_star = v.tokens(y_star, shape, model.vocab_size, "y_star")
+    y = v.tokens(y, shape, model.vocab_size, "y")
+    opt = make_optimizer(optimizer)
+    cfg = _core.TrainConfig()
+    cfg.n_threads = v.n_threads(n_threads)
+    cfg.optimizer = opt._core_config()
+    rew = None
+    if reward is None:
+        cfg.reward.kind = _core.RewardKind.none
+    else:
+        rew = make_reward(reward)
+        cfg.reward = rew._core_spec()
+        cfg.baseline = (rew.kind == "outcome") if baseline is None else bool(baseline)
+    mean_r, queries = _core.learn_from(*model._args(), opt._state_for(model.num_params), x, y_star, y, cfg,
+                                       _rng.key(rng), None if rew is None else rew._callable())
+    if rew is not None:
+        rew.queries += int(queries)
+    return float(mean_r)
