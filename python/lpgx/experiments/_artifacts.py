@@ -1,0 +1,22 @@
+"""Experiment artifacts: arrays in one checksummed .npz, the config beside it as JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from .._io import PathLike, atomic_write, load_npz, save_npz
+
+
+def save_artifact(out: PathLike, name: str, arrays: Dict[str, np.ndarray], config: Dict[str, Any]) -> Path:
+    out = Path(out)
+    save_npz(out / f"{name}.npz", arrays, {"kind": name, "config": config})
+    atomic_write(out / f"{name}.json", lambda f: f.write(json.dumps(config, indent=2, sort_keys=True)), mode="w")
+    return out
+
+
+def load_artifact(out: PathLike, name: str) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+    arrays, meta = load_npz(Path(out) / f"{name}.npz", name)
+    return arrays, meta["config"]
