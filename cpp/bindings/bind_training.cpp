@@ -5,7 +5,6 @@
 #include "lpgx/train.hpp"
 
 namespace lpgx::bind {
-namespace {
 
 // Adapts a Python verifier fn(x, y) -> r to the engine's RewardCallback.
 RewardCallback python_reward(const py::object& fn, bool process, int d, int N) {
@@ -61,8 +60,6 @@ Task make_task(const Spec& spec, int kind, int num_mix, double sigma, const std:
   }
   return t;
 }
-
-}  // namespace
 
 void bind_training(py::module_& m) {
   py::class_<RewardSpec>(m, "RewardSpec")
@@ -174,13 +171,7 @@ void bind_training(py::module_& m) {
         std::int64_t* done_ptr = done.mutable_data();
         const RewardCallback user = python_reward(reward_fn, cfg.reward.kind == RewardSpec::kProcess, d, N);
         require(!cfg.reward.external || bool(user), "external reward needs a callable");
-        const StepHook hook = [&](Index s) {
-          done_ptr[0] = s;
-          py::gil_scoped_acquire gil;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-          if (!progress.is_none()) progress(s);
-          return true;
-        };
+        const StepHook hook = python_hook(done_ptr, progress);
         py::gil_scoped_release release;
         train(spec, task, base ? &*base : nullptr, cfg, st, s0, user, hook);
         done_ptr[0] = st.steps_done;

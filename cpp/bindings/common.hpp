@@ -52,3 +52,27 @@ inline void check_tokens(const CArray<std::int32_t>& y, Index B, int N, int k) {
 }
 
 }  // namespace lpgx::bind
+
+#include "lpgx/rewards.hpp"
+#include "lpgx/task.hpp"
+
+namespace lpgx::bind {
+
+// Shared by the training and algorithm bindings (defined in bind_training.cpp).
+RewardCallback python_reward(const py::object& fn, bool process, int d, int N);
+Task make_task(const Spec& spec, int kind, int num_mix, double sigma, const std::optional<Policy>& teacher,
+               const std::optional<CArray<double>>& fx, const std::optional<CArray<double>>& fmass,
+               const std::optional<CArray<std::int32_t>>& fy);
+
+// After each step: publish progress, honour Ctrl-C, call the Python progress callable.
+inline std::function<bool(Index)> python_hook(std::int64_t* done, const py::object& progress) {
+  return [done, progress](Index s) {
+    done[0] = s;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!progress.is_none()) progress(s);
+    return true;
+  };
+}
+
+}  // namespace lpgx::bind

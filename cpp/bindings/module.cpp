@@ -6,6 +6,7 @@ namespace lpgx::bind {
 void bind_model(py::module_& m);
 void bind_inputs(py::module_& m);
 void bind_training(py::module_& m);
+void bind_algorithms(py::module_& m);
 }  // namespace lpgx::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
   lpgx::bind::bind_model(m);
   lpgx::bind::bind_inputs(m);
   lpgx::bind::bind_training(m);
+  lpgx::bind::bind_algorithms(m);
 }

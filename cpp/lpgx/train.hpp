@@ -8,6 +8,7 @@
 
 #include "behavior.hpp"
 #include "optim.hpp"
+#include "records.hpp"
 #include "rewards.hpp"
 #include "task.hpp"
 
@@ -60,8 +61,5 @@ double learn_from(const Spec& spec, const TrainConfig& cfg, double* w, double* o
                   const std::int32_t* ystar, const std::int32_t* y, Index B, std::uint64_t noise_key,
                   const RewardCallback& user_reward, std::int64_t* queries);
 
-// Records due at step s (for the record layout the Python side allocates).
-inline bool record_due(Index s, Index every, Index steps) { return every > 0 && (s % every == 0 || s == steps); }
-inline Index record_row(Index s, Index every) { return (s + every - 1) / every; }
 
 }  // namespace lpgx

@@ -13,6 +13,9 @@ from .behavior import Behavior
 from .optim import SGD, Adagrad, AdaptiveStep
 from .rewards import CallableReward, OutcomeReward, ProcessReward
 from .training import TrainResult, pg_step, post_train, pretrain
+from . import algorithms, experiments, planted
+from .algorithms import AlgoResult
+from .planted import FiniteTask, combination_lock, staircase
 
 __version__ = _core.__version__
 
@@ -29,7 +32,8 @@ def max_threads() -> int:
 
 __all__ = [
     "Adagrad", "AdaptiveStep", "Behavior", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
-    "TrainResult", "pg_step", "post_train", "pretrain",
+    "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms",
+    "combination_lock", "experiments", "planted", "staircase",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
     "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",

@@ -129,3 +129,7 @@ def check_task(task: Any, model: LinearARModel) -> Any:
         raise ValueError(f"task has (vocab_size, seq_len, context_dim) = "
                          f"{(task.vocab_size, task.seq_len, task.context_dim)}, the model {model.shape}")
     return task
+
+
+# The planted instances live in planted.py; they are tasks too.
+from .planted import FiniteTask, combination_lock, staircase  # noqa: E402,F401

@@ -1,0 +1,168 @@
+"""The paper's query-efficient algorithms (SPEC §6.4), run in C++ one context per step.
+
+Every update is plain REINFORCE on (a prefix of) the correct response with the adaptive step
+
+    G = ∇_w Σ_i A_i log p_w(y_i | x, y_<i),     w ← w + G / (a + b‖G‖²)   (a = 4, b = 2)
+
+and every reward evaluation of one candidate is one query. All functions update ``model``
+in place and return an :class:`AlgoResult`. ``eval`` names the contexts whose likelihood is
+recorded (a pair (x, y*), ``"all"`` for every context of a finite task, or None); with
+``eps`` the run stops once every evaluated context has likelihood ≥ 1 − ε.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from . import _core, _rng
+from . import _validate as v
+from .model import LinearARModel, check_model
+from .optim import SGD, AdaptiveStep, _Optimizer
+from .tasks import check_task
+from .training import _pairs, _progress_bar, record_steps
+
+
+@dataclass(frozen=True)
+class AlgoResult:
+    """Per-step records of one run (cumulative counts after each step)."""
+
+    queries: np.ndarray             #: (steps_done,) cumulative reward queries
+    success: np.ndarray             #: (steps_done,) bool: a correct response was found
+    eval_steps: np.ndarray          #: steps at which the evaluated contexts were measured
+    eval_log_lik: np.ndarray        #: (len(eval_steps), n_eval) log q(y*|x)
+    expected_mistakes: np.ndarray   #: online_pg: cumulative Σ_t (1 − p_{w_t}(y*_t|x_t))
+    sample_mistakes: np.ndarray     #: online_pg: cumulative rounds with a wrong own sample
+    target_step: Optional[int]      #: first step at which the target likelihood was met
+    steps_done: int
+    seconds: float
+    config: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_queries(self) -> int:
+        return int(self.queries[-1]) if len(self.queries) else 0
+
+    @property
+    def target_queries(self) -> Optional[int]:
+        """Queries spent when the target was met (None if it never was)."""
+        if self.target_step is None:
+            return None
+        return int(self.queries[self.target_step - 1]) if self.target_step > 0 else 0
+
+    def to_pandas(self) -> Any:
+        from ._optional import require
+        pd = require("pandas")
+        return pd.DataFrame({"step": np.arange(1, self.steps_done + 1), "queries": self.queries,
+                             "success": self.success})
+
+
+def _eval_pairs(eval: Any, task: Any, model: LinearARModel) -> Any:
+    if isinstance(eval, str):
+        if eval != "all" or not hasattr(task, "y_star"):
+            raise ValueError("eval='all' needs a finite task (lpgx.planted.FiniteTask)")
+        return task.contexts, task.y_star
+    return _pairs(eval, "eval", model)
+
+
+def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[LinearARModel], *,
+         step: Optional[_Optimizer] = None, m: int = 1, mix: float = 0.5, resample: bool = False,
+         eval: Any = None, eval_every: int = 1, eps: Optional[float] = None, iterate: str = "last",
+         rng: _rng.RNGLike = None, progress: Any = False, n_threads: Optional[int] = None) -> AlgoResult:
+    model = check_model(model)
+    task = check_task(task, model)
+    if base is not None:
+        base = check_model(base, "base")
+        if base.shape != model.shape:
+            raise ValueError(f"base has shape {base.shape}, the model {model.shape}")
+    step = AdaptiveStep() if step is None else step
+    if not isinstance(step, (AdaptiveStep, SGD)):
+        raise TypeError("step must be lpgx.AdaptiveStep(...) or lpgx.SGD(lr) (the constant-step variant)")
+    if iterate not in ("last", "random"):
+        raise ValueError(f"iterate must be 'last' or 'random', got {iterate!r}")
+    gen = _rng.generator(rng)
+    cfg = _core.AlgoConfig()
+    cfg.kind = getattr(_core.AlgoKind, kind)
+    cfg.steps = v.positive_int(steps, "steps", minimum=0)
+    cfg.seed = int(gen.integers(0, 2**64, dtype=np.uint64))
+    cfg.n_threads = v.n_threads(n_threads)
+    opt = step._core_config()
+    opt.mean_loss = False  # one context per step: the step acts on the summed gradient
+    cfg.optimizer = opt
+    cfg.m = v.positive_int(m, "m")
+    cfg.mix = v.finite_float(mix, "mix", 0.0, 1.0)
+    cfg.resample = bool(resample)
+    pairs = _eval_pairs(eval, task, model)
+    cfg.eval_every = v.positive_int(eval_every, "eval_every") if pairs is not None else 0
+    if eps is not None:
+        if pairs is None:
+            raise ValueError("eps (a target likelihood) needs eval contexts")
+        cfg.target_log_lik = float(np.log1p(-v.finite_float(eps, "eps", 0.0, 1.0)))
+    cfg.random_iterate = int(gen.integers(0, cfg.steps + 1)) if iterate == "random" else -1
+    S = cfg.steps
+    eval_steps = record_steps(S, cfg.eval_every)
+    eval_out = np.full((len(eval_steps), 0 if pairs is None else len(pairs[0])), np.nan)
+    queries, success = np.zeros(S, np.int64), np.zeros(S, np.uint8)
+    exp_m, smp_m = np.zeros(S), np.zeros(S, np.int64)
+    snapshot, done = model.w.copy(), np.array([0, -1], dtype=np.int64)
+    hook, bar = _progress_bar(progress, S, 0, kind)
+    t0 = time.perf_counter()
+    try:
+        _core.run_algorithm(*model._args(), **task._core_task(),
+                            base_blocks=None if base is None else base._mask, base_w=None if base is None else base.w,
+                            cfg=cfg, eval_x=None if pairs is None else pairs[0],
+                            eval_y=None if pairs is None else pairs[1], eval_out=eval_out, queries=queries,
+                            success=success, expected_mistakes=exp_m, sample_mistakes=smp_m, w_snapshot=snapshot,
+                            done=done, progress=hook)
+    finally:
+        if bar is not None:
+            bar.close()
+    n = int(done[0])
+    if iterate == "random":
+        model.w = snapshot
+    keep = eval_steps <= n
+    config = dict(algorithm=kind, steps=S, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
+                  eps=eps, iterate=iterate, random_iterate=cfg.random_iterate, seed=cfg.seed,
+                  task=task.config(), model=model.config())
+    return AlgoResult(queries[:n], success[:n].astype(bool), eval_steps[keep], eval_out[keep], exp_m[:n], smp_m[:n],
+                      None if done[1] < 0 else int(done[1]), n, time.perf_counter() - t0, config)
+
+
+def sgd_adaptive(model: LinearARModel, task: Any, steps: int, step: Optional[_Optimizer] = None,
+                 **kwargs: Any) -> AlgoResult:
+    """SGD on labelled samples (statistical learning): A_i = 1 on (x, y*(x)) with the adaptive
+    step (default) or ``step=lpgx.SGD(lr)`` for the constant step that is N times worse."""
+    return _run("sgd", model, task, steps, None, step=step, **kwargs)
+
+
+def pg_outcome(model: LinearARModel, task: Any, base: LinearARModel, steps: int, mix: float = 0.5,
+               **kwargs: Any) -> AlgoResult:
+    """PG with an outcome reward, one query per step: y ~ (1−mix)·q0 + mix·Unif(Y^N); update
+    on success. Queries Õ(m/(γ²ε)) with m = min(1/LQ_{q0}(ε), k^N)."""
+    return _run("pg_outcome", model, task, steps, base, mix=mix, **kwargs)
+
+
+def pg_outcome_multi(model: LinearARModel, task: Any, base: LinearARModel, steps: int, m: int, mix: float = 0.5,
+                     **kwargs: Any) -> AlgoResult:
+    """Algorithm 1: one on-policy sample (1 query); on failure up to ``m`` draws from
+    (1−mix)·q0 + mix·Unif(Y^N), stopping at the first success; update on a success.
+    Per context with base likelihood α: Õ((1/α + 1/ε)/γ²) queries."""
+    return _run("pg_outcome_multi", model, task, steps, base, m=m, mix=mix, **kwargs)
+
+
+def pg_process(model: LinearARModel, task: Any, base: LinearARModel, steps: int, m: int, mix: float = 0.5,
+               resample: bool = False, **kwargs: Any) -> AlgoResult:
+    """Algorithm 2 (process reward): one on-policy sample reveals its first error (1 query);
+    from there, per position, up to ``m`` tokens from (1−mix)·q0(·|prefix) + mix·Unif(Y) until
+    the PRM accepts one (1 query each); update on the longest verified prefix. At most
+    N·m + 1 queries per step (token-by-token continuation; ``resample=True`` resamples the
+    rest on-policy after each verified token, one more query each)."""
+    return _run("pg_process", model, task, steps, base, m=m, mix=mix, resample=resample, **kwargs)
+
+
+def online_pg(model: LinearARModel, task: Any, steps: int, mix: float = 1.0, **kwargs: Any) -> AlgoResult:
+    """Online PG: each round a new context, a response from mix·Unif + (1−mix)·p_w (uniform
+    by default), one ORM query, an adaptive update on success. Records both mistake counts:
+    Σ_t (1 − p_{w_t}(y*_t|x_t)) and the rounds whose own sample y' ~ p_{w_t} is wrong."""
+    return _run("online", model, task, steps, None, mix=mix, **kwargs)
