@@ -32,18 +32,13 @@ void bind_algorithms(py::module_& m) {
          std::optional<CArray<double>> finite_x, std::optional<CArray<double>> finite_mass,
          std::optional<CArray<std::int32_t>> finite_y, std::optional<unsigned> base_blocks,
          std::optional<CArray<double>> base_w, const AlgoConfig& cfg, std::optional<CArray<double>> eval_x,
-         std::optional<CArray<std::int32_t>> eval_y, CArray<double> eval_out, CArray<std::int64_t> queries,
-         CArray<std::uint8_t> success, CArray<double> expected_mistakes, CArray<std::int64_t> sample_mistakes,
-         CArray<double> w_snapshot, CArray<std::int64_t> done, py::object progress) {
+         std::optional<CArray<std::int32_t>> eval_y, CArray<double> w_snapshot, CArray<std::int64_t> done,
+         py::object progress) {
         const Spec spec = make_spec(k, N, d, blocks, w);
         require(cfg.steps >= 0 && cfg.m >= 1 && cfg.n_threads >= 1, "invalid steps, m or n_threads");
         require(cfg.mix >= 0.0 && cfg.mix <= 1.0, "mix must lie in [0, 1]");
-        check_shape(queries, "queries", {cfg.steps});
-        check_shape(success, "success", {cfg.steps});
-        check_shape(expected_mistakes, "expected_mistakes", {cfg.steps});
-        check_shape(sample_mistakes, "sample_mistakes", {cfg.steps});
         check_shape(w_snapshot, "w_snapshot", {spec.num_params});
-        check_shape(done, "done", {2});
+        check_shape(done, "done", {1});
         std::optional<Policy> teacher, base;
         if (teacher_blocks) teacher.emplace(make_spec(k, N, d, *teacher_blocks, *teacher_w), teacher_w->data());
         if (base_blocks) base.emplace(make_spec(k, N, d, *base_blocks, *base_w), base_w->data());
@@ -60,37 +55,32 @@ void bind_algorithms(py::module_& m) {
           check_shape(*eval_x, "eval_x", {-1, d});
           st.n_eval = eval_x->shape(0);
           check_tokens(*eval_y, st.n_eval, N, k);
-          const Index rows = cfg.eval_every > 0 ? record_row(cfg.steps, cfg.eval_every) + 1 : 0;
-          check_shape(eval_out, "eval_out", {rows, st.n_eval});
           st.eval_x = eval_x->data();
           st.eval_y = eval_y->data();
-          st.eval_log_lik = eval_out.mutable_data();
         }
-        st.queries = queries.mutable_data();
-        st.success = success.mutable_data();
-        st.expected_mistakes = expected_mistakes.mutable_data();
-        st.sample_mistakes = sample_mistakes.mutable_data();
-        std::int64_t* done_ptr = done.mutable_data();
-        const auto hook = python_hook(done_ptr, progress);
+        const auto hook = python_hook(done.mutable_data(), progress);
         {
           py::gil_scoped_release release;
-          try {
-            run_algorithm(spec, task, cfg, st, hook);
-          } catch (...) {
-            done_ptr[0] = st.steps_done;
-            done_ptr[1] = st.target_step;
-            throw;
-          }
+          run_algorithm(spec, task, cfg, st, hook);
         }
-        done_ptr[0] = st.steps_done;
-        done_ptr[1] = st.target_step;
+        const Index rows = Index(st.eval_steps.size());
+        CArray<double> eval_out({rows, st.n_eval});
+        std::copy(st.eval_log_lik.begin(), st.eval_log_lik.end(), eval_out.mutable_data());
+        py::dict out;
+        out["steps_done"] = st.steps_done;
+        out["target_step"] = st.target_step;
+        out["queries"] = py::array(py::cast(st.queries)).attr("astype")("int64");
+        out["success"] = py::array(py::cast(st.success)).attr("astype")("bool");
+        out["expected_mistakes"] = py::array(py::cast(st.expected_mistakes)).attr("astype")("float64");
+        out["sample_mistakes"] = py::array(py::cast(st.sample_mistakes)).attr("astype")("int64");
+        out["eval_steps"] = py::array(py::cast(st.eval_steps)).attr("astype")("int64");
+        out["eval_log_lik"] = eval_out;
+        return out;
       },
       py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(), py::arg("task_kind"),
       py::arg("num_mix"), py::arg("sigma"), py::arg("teacher_blocks"), py::arg("teacher_w"), py::arg("finite_x"),
       py::arg("finite_mass"), py::arg("finite_y"), py::arg("base_blocks"), py::arg("base_w"), py::arg("cfg"),
-      py::arg("eval_x"), py::arg("eval_y"), py::arg("eval_out").noconvert(), py::arg("queries").noconvert(),
-      py::arg("success").noconvert(), py::arg("expected_mistakes").noconvert(),
-      py::arg("sample_mistakes").noconvert(), py::arg("w_snapshot").noconvert(), py::arg("done").noconvert(),
+      py::arg("eval_x"), py::arg("eval_y"), py::arg("w_snapshot").noconvert(), py::arg("done").noconvert(),
       py::arg("progress"));
 }
 

@@ -6,7 +6,6 @@
 
 #include "batch.hpp"
 #include "rng.hpp"
-#include "records.hpp"
 #include "rewards.hpp"
 
 namespace lpgx {
@@ -72,18 +71,21 @@ void update(const Spec& spec, const AlgoConfig& cfg, double* w, const double* x,
   cfg.optimizer.step(w, G.data(), nullptr, spec.num_params, double(spec.N));
 }
 
-// Evaluates the eval contexts at step s when due; returns whether the target is met.
-bool evaluate(const Spec& spec, const AlgoConfig& cfg, AlgoState& st, Index s) {
-  if (st.n_eval == 0 || !record_due(s, cfg.eval_every, cfg.steps)) return false;
+// Evaluates the eval contexts after s steps (when due, or when `force`d at the end);
+// returns whether the target is met.
+bool evaluate(const Spec& spec, const AlgoConfig& cfg, AlgoState& st, Index s, bool force) {
+  if (st.n_eval == 0 || cfg.eval_every <= 0) return false;
+  if (!force && s % cfg.eval_every != 0) return false;
+  if (!st.eval_steps.empty() && st.eval_steps.back() == s) return false;  // already recorded
   std::vector<double> tok(std::size_t(st.n_eval) * spec.N);
   const Policy cur(spec, st.w);
   token_log_prob(cur, st.eval_x, st.eval_y, st.n_eval, tok.data(), cfg.n_threads);
-  double* row = st.eval_log_lik + record_row(s, cfg.eval_every) * st.n_eval;
+  st.eval_steps.push_back(s);
   double worst = 0.0;
   for (Index b = 0; b < st.n_eval; ++b) {
     double sum = 0.0;
     for (int i = 0; i < spec.N; ++i) sum += tok[std::size_t(b) * spec.N + i];
-    row[b] = sum;
+    st.eval_log_lik.push_back(sum);
     worst = std::min(worst, sum);
   }
   return worst >= cfg.target_log_lik;
@@ -103,7 +105,7 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, Al
 
   st.steps_done = 0;
   if (st.w_snapshot && cfg.random_iterate == 0) std::copy(st.w, st.w + spec.num_params, st.w_snapshot);
-  if (evaluate(spec, cfg, st, 0)) st.target_step = 0;
+  if (evaluate(spec, cfg, st, 0, false)) st.target_step = 0;
   for (Index s = 0; s < cfg.steps && st.target_step < 0; ++s) {
     const std::uint64_t key = derive_key(cfg.seed, std::uint64_t(s));
     draw_task(task, 1, derive_key(key, 0), x.data(), ystar.data(), nullptr, 1);
@@ -170,15 +172,18 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, Al
     const bool any = cfg.kind == AlgoConfig::kPGProcess ? A[0] > 0.0 : found;
     if (any) update(spec, cfg, st.w, x.data(), ystar.data(), A.data());
 
-    st.queries[s] = queries;
-    st.success[s] = found;
-    if (st.expected_mistakes) st.expected_mistakes[s] = expected_wrong;
-    if (st.sample_mistakes) st.sample_mistakes[s] = own_wrong;
+    st.queries.push_back(queries);
+    st.success.push_back(found);
+    if (cfg.kind == AlgoConfig::kOnline) {
+      st.expected_mistakes.push_back(expected_wrong);
+      st.sample_mistakes.push_back(own_wrong);
+    }
     st.steps_done = s + 1;
     if (st.w_snapshot && cfg.random_iterate == s + 1) std::copy(st.w, st.w + spec.num_params, st.w_snapshot);
-    if (evaluate(spec, cfg, st, s + 1)) st.target_step = s + 1;
-    if (hook && !hook(s + 1)) return;
+    if (evaluate(spec, cfg, st, s + 1, s + 1 == cfg.steps)) st.target_step = s + 1;
+    if (hook && !hook(s + 1)) break;
   }
+  evaluate(spec, cfg, st, st.steps_done, true);  // the final state, whatever stopped the run
 }
 
 }  // namespace lpgx

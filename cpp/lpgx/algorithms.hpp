@@ -15,9 +15,9 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "optim.hpp"
-#include "records.hpp"
 #include "task.hpp"
 
 namespace lpgx {
@@ -32,11 +32,13 @@ struct AlgoConfig {
   int m = 1;               // exploration budget per step (or per position for kPGProcess)
   double mix = 0.5;        // weight of the uniform part of the exploration mixture
   bool resample = false;   // kPGProcess: after a verified token, resample the rest on-policy
-  Index eval_every = 0;    // evaluate the eval contexts every this many steps (0: never)
+  Index eval_every = 0;    // evaluate the eval contexts every this many steps (0: never);
+                           // also after the last step
   double target_log_lik = 1.0;  // stop once min eval log-likelihood ≥ this (> 0: never)
   Index random_iterate = -1;    // snapshot w after this many steps (−1: none)
 };
 
+// Records grow with the steps actually run (a run may stop early at its target).
 struct AlgoState {
   double* w = nullptr;
   double* w_snapshot = nullptr;     // receives the random iterate
@@ -44,11 +46,12 @@ struct AlgoState {
   const double* eval_x = nullptr;
   const std::int32_t* eval_y = nullptr;
   Index n_eval = 0;
-  double* eval_log_lik = nullptr;   // rows × n_eval at steps 0, every, 2·every, …, steps
-  std::int64_t* queries = nullptr;  // steps: cumulative reward queries
-  std::uint8_t* success = nullptr;  // steps: a correct response (or full verified prefix) was found
-  double* expected_mistakes = nullptr;  // steps (kOnline): cumulative Σ (1 − p_w(y*|x))
-  std::int64_t* sample_mistakes = nullptr;  // steps (kOnline): cumulative wrong own samples
+  std::vector<Index> eval_steps;          // steps 0, every, 2·every, …, last
+  std::vector<double> eval_log_lik;       // n_eval per evaluation
+  std::vector<std::int64_t> queries;      // per step: cumulative reward queries
+  std::vector<std::uint8_t> success;      // per step: a correct response was found
+  std::vector<double> expected_mistakes;  // per step (kOnline): cumulative Σ (1 − p_w(y*|x))
+  std::vector<std::int64_t> sample_mistakes;  // per step (kOnline): cumulative wrong own samples
   Index steps_done = 0;
   Index target_step = -1;           // first step whose evaluation met the target
 };

@@ -22,7 +22,7 @@ from . import _validate as v
 from .model import LinearARModel, check_model
 from .optim import SGD, AdaptiveStep, _Optimizer
 from .tasks import check_task
-from .training import _pairs, _progress_bar, record_steps
+from .training import _pairs, _progress_bar
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class AlgoResult:
     queries: np.ndarray             #: (steps_done,) cumulative reward queries
     success: np.ndarray             #: (steps_done,) bool: a correct response was found
     eval_steps: np.ndarray          #: steps at which the evaluated contexts were measured
+                                    #: (0, eval_every, …, and the last step run)
     eval_log_lik: np.ndarray        #: (len(eval_steps), n_eval) log q(y*|x)
     expected_mistakes: np.ndarray   #: online_pg: cumulative Σ_t (1 − p_{w_t}(y*_t|x_t))
     sample_mistakes: np.ndarray     #: online_pg: cumulative rounds with a wrong own sample
@@ -100,33 +101,27 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
             raise ValueError("eps (a target likelihood) needs eval contexts")
         cfg.target_log_lik = float(np.log1p(-v.finite_float(eps, "eps", 0.0, 1.0)))
     cfg.random_iterate = int(gen.integers(0, cfg.steps + 1)) if iterate == "random" else -1
-    S = cfg.steps
-    eval_steps = record_steps(S, cfg.eval_every)
-    eval_out = np.full((len(eval_steps), 0 if pairs is None else len(pairs[0])), np.nan)
-    queries, success = np.zeros(S, np.int64), np.zeros(S, np.uint8)
-    exp_m, smp_m = np.zeros(S), np.zeros(S, np.int64)
-    snapshot, done = model.w.copy(), np.array([0, -1], dtype=np.int64)
-    hook, bar = _progress_bar(progress, S, 0, kind)
+    snapshot, done = model.w.copy(), np.zeros(1, dtype=np.int64)
+    hook, bar = _progress_bar(progress, cfg.steps, 0, kind)
     t0 = time.perf_counter()
     try:
-        _core.run_algorithm(*model._args(), **task._core_task(),
-                            base_blocks=None if base is None else base._mask, base_w=None if base is None else base.w,
-                            cfg=cfg, eval_x=None if pairs is None else pairs[0],
-                            eval_y=None if pairs is None else pairs[1], eval_out=eval_out, queries=queries,
-                            success=success, expected_mistakes=exp_m, sample_mistakes=smp_m, w_snapshot=snapshot,
-                            done=done, progress=hook)
+        out = _core.run_algorithm(*model._args(), **task._core_task(),
+                                  base_blocks=None if base is None else base._mask,
+                                  base_w=None if base is None else base.w, cfg=cfg,
+                                  eval_x=None if pairs is None else pairs[0], eval_y=None if pairs is None else pairs[1],
+                                  w_snapshot=snapshot, done=done, progress=hook)
     finally:
         if bar is not None:
             bar.close()
-    n = int(done[0])
     if iterate == "random":
         model.w = snapshot
-    keep = eval_steps <= n
-    config = dict(algorithm=kind, steps=S, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
+    config = dict(algorithm=kind, steps=cfg.steps, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
                   eps=eps, iterate=iterate, random_iterate=cfg.random_iterate, seed=cfg.seed,
                   task=task.config(), model=model.config())
-    return AlgoResult(queries[:n], success[:n].astype(bool), eval_steps[keep], eval_out[keep], exp_m[:n], smp_m[:n],
-                      None if done[1] < 0 else int(done[1]), n, time.perf_counter() - t0, config)
+    target = int(out["target_step"])
+    return AlgoResult(out["queries"], out["success"], out["eval_steps"], out["eval_log_lik"],
+                      out["expected_mistakes"], out["sample_mistakes"], None if target < 0 else target,
+                      int(out["steps_done"]), time.perf_counter() - t0, config)
 
 
 def sgd_adaptive(model: LinearARModel, task: Any, steps: int, step: Optional[_Optimizer] = None,

@@ -5,7 +5,7 @@ greedy decoding. Inputs are Rademacher or a noisy mixture on the sphere of radiu
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -31,10 +31,14 @@ class TeacherTask:
         M and σ of the mixture.
     rng : int, Generator, SeedSequence or None
         Draws the teacher.
+    teacher_blocks : sequence of str
+        ``("context", "prev_token")`` (the authors' teacher) or ``("context",)``: then
+        y*_i = argmax_c (W1* x)_c at every position, a task whose margin does not depend on N.
     """
 
     def __init__(self, context_dim: int, vocab_size: int, seq_len: int, inputs: str = "rademacher",
-                 num_mix: int = 32, sigma: float = 0.05, rng: _rng.RNGLike = None) -> None:
+                 num_mix: int = 32, sigma: float = 0.05, rng: _rng.RNGLike = None,
+                 teacher_blocks: Sequence[str] = ("context", "prev_token")) -> None:
         self.context_dim = v.positive_int(context_dim, "context_dim")
         self.vocab_size = v.positive_int(vocab_size, "vocab_size")
         self.seq_len = v.positive_int(seq_len, "seq_len")
@@ -47,9 +51,12 @@ class TeacherTask:
         d, k = self.context_dim, self.vocab_size
         w1_star = gen.standard_normal((k, d))  # the paper's W1* is k×d
         w2_star = gen.standard_normal((k, k))
-        self.teacher = LinearARModel(k, self.seq_len, d)
+        if tuple(teacher_blocks) not in (("context", "prev_token"), ("context",)):
+            raise ValueError(f"teacher_blocks must be ('context', 'prev_token') or ('context',), got {teacher_blocks!r}")
+        self.teacher = LinearARModel(k, self.seq_len, d, blocks=teacher_blocks)
         self.teacher.block("context")[:] = w1_star.T
-        self.teacher.block("prev_token")[:] = w2_star
+        if "prev_token" in self.teacher.blocks:
+            self.teacher.block("prev_token")[:] = w2_star
 
     @property
     def input_kind(self) -> int:
@@ -115,7 +122,8 @@ class TeacherTask:
 
     def config(self) -> dict:
         return {"context_dim": self.context_dim, "vocab_size": self.vocab_size, "seq_len": self.seq_len,
-                "inputs": self.inputs, "num_mix": self.num_mix, "sigma": self.sigma}
+                "inputs": self.inputs, "num_mix": self.num_mix, "sigma": self.sigma,
+                "teacher_blocks": list(self.teacher.blocks)}
 
     def __repr__(self) -> str:
         return "TeacherTask(" + ", ".join(f"{k}={val!r}" for k, val in self.config().items()) + ")"
