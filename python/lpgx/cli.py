@@ -50,11 +50,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _common(sub.add_parser("figure1", help="Figure 1: outcome vs process rewards"), "out/figure1")
     _common(sub.add_parser("figure2", help="Figure 2 (synthetic): LQ over pre-training"), "out/figure2")
+    p = sub.add_parser("rates", help="the theory's rates on planted instances (SPEC §7)")
+    p.add_argument("which", choices=["alpha", "length", "sgd", "online", "barrier", "all"])
+    p.add_argument("--quick", action="store_true", help="a small setting (about a minute in all)")
+    p.add_argument("--out", default="out/rates", help="output folder")
+    p.add_argument("--backend", default="loky", help="sweep backend: loky, threading, sequential, dask, ray")
+    p.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: all cores)")
+    p.add_argument("--cache", default=None, help="cache folder: an interrupted run resumes from it")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a setting")
     p = sub.add_parser("plot", help="re-plot a saved figure1/figure2 folder")
     p.add_argument("dir")
     args = parser.parse_args(argv)
 
     from . import experiments
+
+    if args.command == "rates":
+        from .experiments.rates import EXPERIMENTS
+        names = list(EXPERIMENTS) if args.which == "all" else [args.which]
+        rows = []
+        for name in names:
+            res = EXPERIMENTS[name](out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
+                                    cache_dir=None if args.cache is None else Path(args.cache) / name,
+                                    **_overrides(args.set))
+            rows.append(res.summary())
+            for key, val in res.summary().items():
+                print(f"{name}: {key}: {val}")
+        return 0 if all(all(r.get(k) for k in r if k.startswith("check ")) for r in rows) else 1
 
     if args.command == "plot":
         d = Path(args.dir)

@@ -41,14 +41,18 @@ def plot_figure1(result: Any, out: Optional[Any] = None) -> Any:
     cfg = result.config
     off = result.off_support
     ax = axes[0]
-    for name, r in result.post.items():
-        ax.plot(r.track_steps + 1, result.off_support_mean_likelihood(name), color=COLORS.get(name), label=LABELS.get(name, name))
+    if off.any():
+        for name, r in result.post.items():
+            ax.plot(r.track_steps + 1, result.off_support_mean_likelihood(name), color=COLORS.get(name),
+                    label=LABELS.get(name, name))
+        ax.set_yscale("log")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no off-support centres in this run", ha="center", va="center", transform=ax.transAxes)
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.set_xlabel("post-training step + 1")
     ax.set_ylabel("mean likelihood")
     ax.set_title(f"(a) off-support centres ({int(off.sum())} of {off.size}, base q < {cfg['off_support']:g})")
-    ax.legend()
     ax = axes[1]
     for name, r in result.post.items():
         ax.plot(r.test_steps, r.test_error, color=COLORS.get(name), label=LABELS.get(name, name))
@@ -112,4 +116,79 @@ def plot_figure2(result: Any, out: Optional[Any] = None) -> Any:
     fig.suptitle(f"Figure 2 (synthetic): d={cfg['context_dim']}, k={cfg['vocab_size']}, N={cfg['seq_len']}")
     fig.tight_layout()
     _save(fig, out, "figure2")
+    return fig
+
+
+def plot_rates(result: Any, out: Optional[Any] = None) -> Any:
+    """One panel per quantity of a rate experiment: per-seed points, seed means, the fit."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    cfg, name = result.config, result.name
+
+    def series(x: Any, y: Any, label: str, color: str, fit_key: Optional[str], xt: Any = None) -> None:
+        xs = np.asarray(x, dtype=float)
+        for j in range(y.shape[1]):
+            ax.scatter(xs, y[:, j], s=8, color=color, alpha=0.35)
+        ax.plot(xs, y.mean(1), "o-", color=color, label=label)
+        if fit_key in result.fits:
+            f = result.fits[fit_key]
+            xf = np.asarray(x if xt is None else xt, dtype=float)
+            ax.plot(xs, np.exp(f.intercept + f.slope * xf), "--", color=color, alpha=0.7,
+                    label=f"fit slope {f}")
+
+    if name == "alpha":
+        a = [float(v) for v in cfg["alphas"]]
+        series(1 / np.asarray(a), result.matrix("queries", "alpha", a), "Algorithm 1 (ORM)", "tab:red",
+               "log queries vs log 1/alpha", np.log(1 / np.asarray(a)))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1/α (base likelihood)")
+        ax.set_ylabel(f"queries to likelihood 1 − {cfg['eps']}")
+    elif name == "length":
+        Ns = cfg["seq_lens"]
+        g2 = 1.0 / np.asarray(Ns, dtype=float)[:, None]
+        series(Ns, result.matrix("queries", "seq_len", Ns, reward="outcome") * g2, "outcome reward", "tab:red",
+               "ORM ln(queries*gamma^2) vs N")
+        series(Ns, result.matrix("queries", "seq_len", Ns, reward="process") * g2, "process reward", "tab:blue",
+               "PRM ln(queries*gamma^2) vs ln N", np.log(Ns))
+        ax.plot(Ns, np.asarray(cfg["vocab_size"], dtype=float) ** np.asarray(Ns), ":", color="gray", label="k^N")
+        ax.set_yscale("log")
+        ax.set_xlabel("N")
+        ax.set_ylabel(f"queries·γ² to likelihood 1 − {cfg['eps']} (uniform base)")
+    elif name == "sgd":
+        Ns = cfg["seq_lens"]
+        series(Ns, result.matrix("error", "seq_len", Ns, step="adaptive"), "adaptive step", "tab:green",
+               "adaptive ln error vs ln N", np.log(Ns))
+        series(Ns, result.matrix("error", "seq_len", Ns, step="constant"), "constant step 1/N", "tab:purple",
+               "constant ln error vs ln N", np.log(Ns))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N")
+        ax.set_ylabel(f"test error after {cfg['budget']} samples")
+    elif name == "online":
+        Ms = cfg["num_contexts"]
+        gam = 1 / np.sqrt(np.asarray(Ms, dtype=float) * cfg["seq_len"])
+        series(1 / gam, result.matrix("expected_mistakes", "num_contexts", Ms), "Σ(1 − p(y*|x))", "tab:orange",
+               "ln mistakes vs ln 1/gamma", np.log(1 / gam))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1/γ")
+        ax.set_ylabel("online mistakes")
+    elif name == "barrier":
+        ms = cfg["budgets"]
+        err = result.matrix("error", "m", ms)
+        ax.plot(ms, err.mean(1), "o-", color="tab:red", label="measured error")
+        alphas = np.asarray(cfg["alphas"])
+        masses = np.asarray(cfg["masses"]) / np.sum(cfg["masses"])
+        from .experiments.rates import predicted_barrier_error
+        ax.plot(ms, [predicted_barrier_error(alphas, masses, m, cfg["steps"], cfg["successes"]) for m in ms], "s--",
+                color="gray", label="predicted: mass below the LQ at the budget")
+        ax.set_xscale("log")
+        ax.set_xlabel("exploration budget m")
+        ax.set_ylabel("error after post-training")
+    ax.legend(fontsize=8)
+    checks = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in result.checks.items())
+    ax.set_title(f"rates_{name}\n{checks}", fontsize=8)
+    fig.tight_layout()
+    _save(fig, out, f"rates_{name}")
     return fig

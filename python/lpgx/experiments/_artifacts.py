@@ -10,8 +10,22 @@ import numpy as np
 from .._io import PathLike, atomic_write, load_npz, save_npz
 
 
+def plain(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays turned into JSON-ready Python values."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def save_artifact(out: PathLike, name: str, arrays: Dict[str, np.ndarray], config: Dict[str, Any]) -> Path:
     out = Path(out)
+    config = plain(config)
     save_npz(out / f"{name}.npz", arrays, {"kind": name, "config": config})
     atomic_write(out / f"{name}.json", lambda f: f.write(json.dumps(config, indent=2, sort_keys=True)), mode="w")
     return out

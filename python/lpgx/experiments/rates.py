@@ -1,0 +1,338 @@
+"""Experiments that check the theory's rates (SPEC §7) on planted instances.
+
+Each experiment runs a grid × seeds through :func:`lpgx.sweep`, fits a slope on log axes
+with a bootstrap confidence interval over seeds, checks the prediction, and can save an
+artifact and a plot. The cell functions are module-level so process pools can pickle them.
+
+1. ``rates_alpha``: Algorithm 1 (outcome reward) on one context with planted base
+   likelihood α: queries to reach likelihood 1 − ε grow like 1/α (log-log slope ≈ 1).
+2. ``rates_length``: off the base model's support (α = k^−N), outcome-reward queries grow
+   like k^N (slope of ln queries vs N ≈ ln k); process-reward queries about linearly in N.
+3. ``rates_sgd``: supervised SGD with the adaptive step has an error that does not grow
+   with N at a fixed sample budget; the constant step (η = 1/(N R²), the largest the
+   loss's N R²-smoothness allows) is N times worse.
+4. ``rates_online``: online PG's mistakes scale like 1/γ² (mistakes·γ² constant).
+5. ``lq_barrier``: after outcome-reward post-training with a per-step exploration budget m,
+   the error is the mass of contexts whose base likelihood is below ≈ 1/m: the base
+   model's Likelihood Quantile decides what can be learned.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .. import algorithms as alg
+from ..margins import margins
+from ..model import LinearARModel
+from ..optim import SGD
+from ..planted import FiniteTask, combination_lock, staircase
+from ..tasks import TeacherTask
+from ._artifacts import load_artifact, save_artifact
+
+
+# -- fitting -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares slope of mean-over-seeds y against x, with a bootstrap CI over seeds."""
+
+    slope: float
+    low: float
+    high: float
+    intercept: float
+
+    def __str__(self) -> str:
+        return f"{self.slope:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def fit_slope(x: Sequence[float], y: np.ndarray, n_boot: int = 2000, seed: int = 0) -> Fit:
+    """``y`` has shape (len(x), n_seeds); the fit is on the seed-mean of each row."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    slope, intercept = np.polyfit(x, y.mean(1), 1)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
+    boots = np.array([np.polyfit(x, y[:, i].mean(1), 1)[0] for i in idx])
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return Fit(float(slope), float(low), float(high), float(intercept))
+
+
+# -- cells (one run each) ------------------------------------------------------------------
+
+def cell_alpha(alpha: float, vocab_size: int, seq_len: int, eps: float, max_steps: int, seed: int) -> dict:
+    """Queries of Algorithm 1 to lift one context from base likelihood α to 1 − ε."""
+    task, base = staircase(vocab_size, seq_len, [alpha], rng=seed)
+    r = alg.pg_outcome_multi(base.copy(), task, base, steps=max_steps, m=2**31 - 1, eval="all", eps=eps,
+                             rng=seed, n_threads=1)
+    return {"queries": r.target_queries if r.target_queries is not None else r.total_queries,
+            "reached": r.target_step is not None, "steps": r.steps_done}
+
+
+def cell_length(seq_len: int, reward: str, vocab_size: int, eps: float, max_steps: int, seed: int) -> dict:
+    """Queries to reach 1 − ε on one context from the uniform (off-support) base."""
+    task, base = combination_lock(vocab_size, seq_len, 1, rng=seed)
+    run = alg.pg_outcome_multi if reward == "outcome" else alg.pg_process
+    r = run(base.copy(), task, base, steps=max_steps, m=2**31 - 1, eval="all", eps=eps, rng=seed, n_threads=1)
+    return {"queries": r.target_queries if r.target_queries is not None else r.total_queries,
+            "reached": r.target_step is not None, "steps": r.steps_done}
+
+
+def margin_pool(context_dim: int, vocab_size: int, seq_len: int, size: int, seed: int) -> FiniteTask:
+    """The ``size`` largest-margin contexts of 20·size Rademacher draws for a teacher with a
+    context-only feature (y*_i the same token at every position: the margin does not
+    depend on N), rescaled to R = 1."""
+    task = TeacherTask(context_dim, vocab_size, seq_len, rng=seed, teacher_blocks=("context",))
+    x, y = task.sample(20 * size, rng=seed + 1)
+    keep = np.argsort(-margins(task.teacher, x, y, n_threads=1).margin)[:size]
+    return FiniteTask(x[keep] / np.sqrt(context_dim), y[keep], vocab_size)
+
+
+def cell_sgd(seq_len: int, step: str, context_dim: int, vocab_size: int, budget: int, pool: int, seed: int) -> dict:
+    """Sequence error 1 − E q(y*|x) on the pool after ``budget`` labelled samples."""
+    task = margin_pool(context_dim, vocab_size, seq_len, pool, seed)
+    model = LinearARModel(vocab_size, seq_len, context_dim, blocks=("context",))
+    opt = None if step == "adaptive" else SGD(lr=1.0 / seq_len)  # R = 1: η = 1/(N R²)
+    r = alg.sgd_adaptive(model, task, steps=budget, step=opt, rng=seed, eval="all", eval_every=budget, n_threads=1)
+    return {"error": float(1.0 - np.exp(r.eval_log_lik[-1]).mean())}
+
+
+def cell_online(num_contexts: int, vocab_size: int, seq_len: int, rounds_per_context: int, seed: int) -> dict:
+    """Online PG with uniform exploration on a combination lock (γ = 1/√(M N))."""
+    task, _ = combination_lock(vocab_size, seq_len, num_contexts, rng=seed)
+    model = LinearARModel(vocab_size, seq_len, num_contexts, blocks=("context_position",))
+    r = alg.online_pg(model, task, steps=rounds_per_context * num_contexts, rng=seed, n_threads=1)
+    return {"expected_mistakes": float(r.expected_mistakes[-1]), "sample_mistakes": int(r.sample_mistakes[-1]),
+            "gamma": 1.0 / math.sqrt(num_contexts * seq_len)}
+
+
+def cell_barrier(m: int, vocab_size: int, seq_len: int, alphas: List[float], masses: List[float], steps: int,
+                 seed: int) -> dict:
+    """Algorithm 1 with budget m on a staircase base; the error 1 − E q(y*|x) afterwards."""
+    task, base = staircase(vocab_size, seq_len, alphas, masses, rng=seed)
+    model = base.copy()
+    alg.pg_outcome_multi(model, task, base, steps=steps, m=m, rng=seed, n_threads=1)
+    q = np.exp(model.log_prob(task.contexts, task.y_star, n_threads=1))
+    return {"error": float(task.masses @ (1.0 - q)), **{f"q{j}": float(v) for j, v in enumerate(q)}}
+
+
+# -- results -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RateResult:
+    """Rows of a rate experiment (one per cell), fitted slopes and the checks made."""
+
+    name: str
+    config: Dict[str, Any]
+    rows: List[Dict[str, Any]]
+    fits: Dict[str, Fit] = field(default_factory=dict)
+    checks: Dict[str, bool] = field(default_factory=dict)
+    notes: Dict[str, str] = field(default_factory=dict)
+
+    def column(self, key: str, **where: Any) -> np.ndarray:
+        return np.array([r[key] for r in self.rows if all(r.get(k) == v for k, v in where.items())])
+
+    def matrix(self, key: str, by: str, values: Sequence[Any], **where: Any) -> np.ndarray:
+        """(len(values), n_seeds) array of ``key`` with ``by`` = each value."""
+        return np.array([self.column(key, **{by: val}, **where) for val in values])
+
+    def summary(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"experiment": self.name}
+        out.update({f"slope {k}": str(f) for k, f in self.fits.items()})
+        out.update({f"check {k}": bool(v) for k, v in self.checks.items()})
+        out.update(self.notes)
+        return out
+
+    def save(self, out: Any) -> Path:
+        import json
+        arrays = {"rows_json": np.frombuffer(json.dumps(self.rows).encode(), dtype=np.uint8)}
+        cfg = dict(self.config, fits={k: vars(f) for k, f in self.fits.items()}, checks=self.checks, notes=self.notes)
+        return save_artifact(out, f"rates_{self.name}", arrays, cfg)
+
+    @classmethod
+    def load(cls, out: Any, name: str) -> "RateResult":
+        import json
+        a, cfg = load_artifact(out, f"rates_{name}")
+        rows = json.loads(a["rows_json"].tobytes().decode())
+        fits = {k: Fit(**f) for k, f in cfg.pop("fits").items()}
+        checks, notes = cfg.pop("checks"), cfg.pop("notes")
+        return cls(name, cfg, rows, fits, checks, notes)
+
+    def plot(self, out: Optional[Any] = None) -> Any:
+        from ..plotting import plot_rates
+        return plot_rates(self, out)
+
+
+def _run(fn: Callable[..., dict], grid: Dict[str, list], seeds: int, backend: str, n_jobs: Optional[int],
+         cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
+    from ..sweep import sweep
+    return sweep(fn, grid, seeds=range(seeds), backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
+                 progress=progress).rows
+
+
+def _finish(result: RateResult, out: Optional[Any], plot: bool) -> RateResult:
+    if out is not None:
+        result.save(out)
+        if plot:
+            try:
+                result.plot(out)
+            except ImportError:
+                pass
+    return result
+
+
+def _settings(defaults: Dict[str, Any], quick_changes: Dict[str, Any], quick: bool, overrides: Dict[str, Any],
+              name: str) -> Dict[str, Any]:
+    base = dict(defaults, **quick_changes) if quick else dict(defaults)
+    unknown = set(overrides) - set(base)
+    if unknown:
+        raise TypeError(f"{name}: unknown settings {sorted(unknown)}; known: {sorted(base)}")
+    return dict(base, **overrides, quick=quick)
+
+
+Runner = Dict[str, Any]
+
+
+def rates_alpha(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
+                cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
+                ) -> RateResult:
+    """Prediction 1: queries of outcome-reward PG grow like 1/α (slope in [0.8, 1.2])."""
+    cfg = _settings(dict(vocab_size=8, seq_len=8, alphas=list(np.logspace(-1, -5, 9)), eps=0.5, seeds=10,
+                         max_steps=10**7),
+                    dict(alphas=list(np.logspace(-1, -3.5, 6)), seeds=5), quick, overrides, "rates_alpha")
+    rows = _run(cell_alpha, {"alpha": [float(a) for a in cfg["alphas"]], "vocab_size": [cfg["vocab_size"]],
+                             "seq_len": [cfg["seq_len"]], "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
+                cfg["seeds"], backend, n_jobs, cache_dir, progress)
+    res = RateResult("alpha", cfg, rows)
+    q = res.matrix("queries", "alpha", [float(a) for a in cfg["alphas"]])
+    fit = fit_slope(np.log(1 / np.asarray(cfg["alphas"])), np.log(q))
+    res.fits["log queries vs log 1/alpha"] = fit
+    res.checks["slope in [0.8, 1.2]"] = 0.8 <= fit.slope <= 1.2
+    res.checks["all runs reached the target"] = bool(all(r["reached"] for r in rows))
+    return _finish(res, out, plot)
+
+
+def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
+                 cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
+                 ) -> RateResult:
+    """Prediction 2: off the base model's support (α = k^−N, one context), outcome-reward
+    queries grow like k^N while process-reward queries grow about linearly in N.
+
+    The theory's rates are in units of 1/γ² (Õ(k^N/γ²) and Õ(N·k/γ²)) and the combination
+    lock's margin is γ = 1/√(M N): the fits are on queries·γ² = queries/N, so that they
+    compare growth at a fixed margin. Checks: the ORM slope of ln(queries·γ²) against N is
+    within 15% of ln k; the PRM's queries·γ² grow no faster than N log N (log-log slope
+    against N ln N at most 1). The raw-query slopes are reported too."""
+    cfg = _settings(dict(vocab_size=3, seq_lens=list(range(2, 11)), eps=0.5, seeds=10, max_steps=10**7),
+                    dict(seq_lens=list(range(2, 9)), seeds=5), quick, overrides, "rates_length")
+    Ns = list(cfg["seq_lens"])
+    rows = _run(cell_length, {"seq_len": Ns, "reward": ["outcome", "process"], "vocab_size": [cfg["vocab_size"]],
+                              "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
+                cfg["seeds"], backend, n_jobs, cache_dir, progress)
+    res = RateResult("length", cfg, rows)
+    gamma2 = 1.0 / np.asarray(Ns, dtype=float)[:, None]
+    qo = res.matrix("queries", "seq_len", Ns, reward="outcome")
+    qp = res.matrix("queries", "seq_len", Ns, reward="process")
+    lnk = math.log(cfg["vocab_size"])
+    fo = fit_slope(Ns, np.log(qo * gamma2))
+    fpn = fit_slope(np.log([n * math.log(n) for n in Ns]), np.log(qp * gamma2))
+    res.fits["ORM ln(queries*gamma^2) vs N"] = fo
+    res.fits["PRM ln(queries*gamma^2) vs ln(N ln N)"] = fpn
+    res.fits["PRM ln(queries*gamma^2) vs ln N"] = fit_slope(np.log(Ns), np.log(qp * gamma2))
+    res.fits["ORM ln queries vs N (raw)"] = fit_slope(Ns, np.log(qo))
+    res.fits["PRM ln queries vs ln N (raw)"] = fit_slope(np.log(Ns), np.log(qp))
+    res.notes["ln k"] = f"{lnk:.4f}"
+    res.checks["ORM slope within 15% of ln k"] = bool(abs(fo.slope / lnk - 1) <= 0.15)
+    res.checks["PRM no faster than N log N"] = bool(fpn.slope <= 1.0)
+    res.checks["all runs reached the target"] = bool(all(r["reached"] for r in rows))
+    return _finish(res, out, plot)
+
+
+def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
+              cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
+              ) -> RateResult:
+    """Prediction 3: adaptive-step SGD's error at a fixed budget does not grow with N
+    (within a factor 2 from the smallest to the largest N); the constant step's does."""
+    cfg = _settings(dict(context_dim=16, vocab_size=4, seq_lens=[8, 16, 32, 64, 128], budget=30000, pool=300,
+                         seeds=4),
+                    dict(seq_lens=[8, 32, 128], seeds=2), quick, overrides, "rates_sgd")
+    Ns = list(cfg["seq_lens"])
+    rows = _run(cell_sgd, {"seq_len": Ns, "step": ["adaptive", "constant"], "context_dim": [cfg["context_dim"]],
+                           "vocab_size": [cfg["vocab_size"]], "budget": [cfg["budget"]], "pool": [cfg["pool"]]},
+                cfg["seeds"], backend, n_jobs, cache_dir, progress)
+    res = RateResult("sgd", cfg, rows)
+    ea = res.matrix("error", "seq_len", Ns, step="adaptive")
+    ec = res.matrix("error", "seq_len", Ns, step="constant")
+    res.fits["adaptive ln error vs ln N"] = fit_slope(np.log(Ns), np.log(ea))
+    res.fits["constant ln error vs ln N"] = fit_slope(np.log(Ns), np.log(ec))
+    ma, mc = ea.mean(1), ec.mean(1)
+    res.notes["adaptive max/min error over N"] = f"{ma.max() / ma.min():.3f}"
+    res.notes["constant error ratio largest/smallest N"] = f"{mc[-1] / mc[0]:.3f}"
+    res.checks["adaptive within a factor 2 over N"] = ma.max() / ma.min() <= 2.0
+    res.checks["constant error grows with N"] = bool(np.all(np.diff(mc) > 0))
+    return _finish(res, out, plot)
+
+
+def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
+                 cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
+                 ) -> RateResult:
+    """Prediction 4: online mistakes × γ² roughly constant (within a factor 2) over a 4×
+    range of γ (γ = 1/√(M N) varied through the number of contexts M)."""
+    cfg = _settings(dict(vocab_size=3, seq_len=3, num_contexts=[1, 2, 4, 8, 16], rounds_per_context=4000, seeds=6),
+                    dict(num_contexts=[1, 4, 16], rounds_per_context=2000, seeds=3), quick, overrides, "rates_online")
+    Ms = list(cfg["num_contexts"])
+    rows = _run(cell_online, {"num_contexts": Ms, "vocab_size": [cfg["vocab_size"]], "seq_len": [cfg["seq_len"]],
+                              "rounds_per_context": [cfg["rounds_per_context"]]},
+                cfg["seeds"], backend, n_jobs, cache_dir, progress)
+    res = RateResult("online", cfg, rows)
+    mist = res.matrix("expected_mistakes", "num_contexts", Ms)
+    gam = np.array([1 / math.sqrt(M * cfg["seq_len"]) for M in Ms])
+    res.fits["ln mistakes vs ln 1/gamma"] = fit_slope(np.log(1 / gam), np.log(mist))
+    scaled = mist.mean(1) * gam**2
+    res.notes["mistakes*gamma^2 per gamma"] = ", ".join(f"{s:.1f}" for s in scaled)
+    res.checks["mistakes*gamma^2 within a factor 2"] = scaled.max() / scaled.min() <= 2.0
+    return _finish(res, out, plot)
+
+
+def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
+               cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
+               ) -> RateResult:
+    """Prediction 5: after outcome-reward post-training (Algorithm 1, exploration budget m,
+    T steps), the error is the mass of contexts below the base model's Likelihood Quantile
+    at the query budget.
+
+    A staircase base has contexts with base likelihoods α_j 100× apart (mass p_j each).
+    Context j gets about Q_j = m·T·p_j queries; it is predicted learnable when
+    α_j·Q_j ≥ c (c = 30, the handful of successes an adaptive-step climb needs: with the
+    stairs 100× apart any c in [5, 150] predicts the same). The predicted error is the mass
+    of the contexts that are not, i.e. ε with LQ_{q0}(ε) ≈ c/Q."""
+    k, N = 4, 10
+    cfg = _settings(dict(vocab_size=k, seq_len=N, alphas=[0.3, 3e-3, 3e-5, 1.01 * k**-N],
+                         masses=[0.25, 0.25, 0.25, 0.25], budgets=[1, 100, 10000], steps=2000, successes=30,
+                         seeds=4),
+                    dict(seeds=2), quick, overrides, "lq_barrier")
+    rows = _run(cell_barrier, {"m": list(cfg["budgets"]), "vocab_size": [cfg["vocab_size"]],
+                               "seq_len": [cfg["seq_len"]], "alphas": [list(map(float, cfg["alphas"]))],
+                               "masses": [list(map(float, cfg["masses"]))], "steps": [cfg["steps"]]},
+                cfg["seeds"], backend, n_jobs, cache_dir, progress)
+    res = RateResult("barrier", cfg, rows)
+    alphas, masses = np.asarray(cfg["alphas"]), np.asarray(cfg["masses"]) / np.sum(cfg["masses"])
+    measured = res.matrix("error", "m", list(cfg["budgets"])).mean(1)
+    predicted = np.array([predicted_barrier_error(alphas, masses, m, cfg["steps"], cfg["successes"])
+                          for m in cfg["budgets"]])
+    res.notes["error measured per m"] = ", ".join(f"{e:.3f}" for e in measured)
+    res.notes["predicted (mass below the LQ at the budget) per m"] = ", ".join(f"{p:.3f}" for p in predicted)
+    res.checks["error within 0.1 of the predicted mass"] = bool(np.all(np.abs(measured - predicted) <= 0.1))
+    return _finish(res, out, plot)
+
+
+def predicted_barrier_error(alphas: np.ndarray, masses: np.ndarray, m: int, steps: int, successes: float) -> float:
+    """Mass of the contexts with α_j · m · steps · p_j < successes."""
+    return float(masses[alphas * m * steps * masses < successes].sum())
+
+
+EXPERIMENTS: Dict[str, Callable[..., RateResult]] = {
+    "alpha": rates_alpha, "length": rates_length, "sgd": rates_sgd, "online": rates_online, "barrier": lq_barrier}
