@@ -16,6 +16,7 @@ from .training import TrainResult, pg_step, post_train, pretrain
 from . import algorithms, experiments, planted
 from .algorithms import AlgoResult
 from .planted import FiniteTask, combination_lock, staircase
+from .sweep import SweepResult, sweep
 
 __version__ = _core.__version__
 
@@ -33,7 +34,7 @@ def max_threads() -> int:
 __all__ = [
     "Adagrad", "AdaptiveStep", "Behavior", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
     "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms",
-    "combination_lock", "experiments", "planted", "staircase",
+    "combination_lock", "experiments", "planted", "staircase", "SweepResult", "sweep",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
     "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",

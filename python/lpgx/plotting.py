@@ -46,6 +46,7 @@ def plot_figure1(result: Any, out: Optional[Any] = None) -> Any:
             ax.plot(r.track_steps + 1, result.off_support_mean_likelihood(name), color=COLORS.get(name),
                     label=LABELS.get(name, name))
         ax.set_yscale("log")
+        ax.set_ylim(top=2.0)
         ax.legend()
     else:
         ax.text(0.5, 0.5, "no off-support centres in this run", ha="center", va="center", transform=ax.transAxes)
@@ -75,6 +76,7 @@ def plot_figure1(result: Any, out: Optional[Any] = None) -> Any:
         fig.colorbar(sm, ax=ax, label="log10 base likelihood")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(top=2.0)
         ax.set_xlabel("post-training step + 1")
         ax.set_ylabel("likelihood q(y*|centre)")
         ax.set_title("(c) ORM: 16 centres by base likelihood")

@@ -379,9 +379,12 @@ def _joblib_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any]
             parallel = joblib.Parallel(n_jobs=n, batch_size=1, return_as="generator")
         results = parallel(tasks)
         try:
-            yield from results
+            for output in results:  # not `yield from`: it would close `results` outside the filter below
+                yield output
         finally:
-            results.close()  # on an error or Ctrl-C: stop the remaining cells
+            with warnings.catch_warnings():  # joblib's "N tasks ... have been cancelled"
+                warnings.filterwarnings("ignore", message=r".*still being processed by the workers")
+                results.close()  # on an error or Ctrl-C: stop the remaining cells
 
 
 def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]], seeds: Iterable[int] = (0,),
@@ -421,8 +424,9 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     threads_per_worker : int
         OpenMP threads of each loky worker (``OMP_NUM_THREADS`` in the workers, through
         ``joblib.parallel_config(inner_max_num_threads=...)``). The other backends keep
-        their thread settings: for Dask, set ``OMP_NUM_THREADS`` in the workers' environment.
-        Results do not depend on thread counts.
+        their own setting: ``"sequential"`` and ``"threading"`` that of this process, Dask
+        that of its workers (its nannies set ``OMP_NUM_THREADS=1`` unless configured
+        otherwise). Results never depend on thread counts, only the speed does.
     client : distributed.Client, optional
         The Dask client for ``backend="dask"``.
 
