@@ -90,9 +90,10 @@ def plot_figure2(result: Any, out: Optional[Any] = None) -> Any:
     """CDF of q(y*|x), LQ(ε) and the alpha-tail, one curve per checkpoint."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-    ll_min = max(float(result.log_lik.min()), -700.0)
+    # the bulk of the contexts, not the extreme tail, sets the α range
+    ll_min = max(float(np.quantile(result.log_lik, 0.01)), -700.0)
     alpha = np.exp(np.linspace(ll_min, 0, 400))
-    eps = np.linspace(0.0, 0.99, 100)
+    eps = np.linspace(0.01, 0.99, 99)
     cdf, lq, tail = result.cdf(alpha), result.lq(eps), result.alpha_tail(alpha)
     cmap = plt.get_cmap("plasma")
     P = len(result.steps)
@@ -102,6 +103,8 @@ def plot_figure2(result: Any, out: Optional[Any] = None) -> Any:
         axes[1].plot(eps, lq[p], color=c)
         axes[2].plot(alpha, tail[p], color=c)
     axes[0].set_xscale("log")
+    axes[0].set_xlim(alpha[0], 1.0)
+    axes[2].set_xlim(alpha[0], 1.0)
     axes[0].set_xlabel("α")
     axes[0].set_ylabel("P(q(y*|x) ≤ α)")
     axes[0].set_title("CDF of the correct-response likelihood")
