@@ -16,9 +16,12 @@ Compares, in one run and on the same data, at the paper's Figure-1 size by defau
 Before timing, lpgx's log_prob and gradient are checked against the numpy ones (and the
 float64 torch ones) to ~1e-10 relative; a mismatch raises AssertionError.
 
-Timing: one warm-up call, then ``--repeats`` calls timed with ``time.perf_counter``; the
-table reports the best (min) and the median, tokens/s = B*N / best, and lpgx's speed-up
-(reference best time / lpgx best time) over each reference.
+Timing: for each implementation in turn, a 0.3 s pause (idle OpenBLAS/OpenMP worker
+threads of the previous one stop spinning), one warm-up call, then ``--repeats`` calls
+timed with ``time.perf_counter``. The table reports the best (min) and the median,
+tokens/s = B*N / best, and lpgx's speed-up (reference best time / lpgx best time) over
+each reference. The machine should be otherwise idle: the script measures how busy the
+CPUs were just before it starts and warns when other processes were using them.
 
 How to run (from the repository root, with lpgx and torch==2.13.0 installed)::
 
@@ -57,15 +60,26 @@ except ImportError:  # the torch baselines are skipped, the rest still runs
 # ----------------------------------------------------------------------------------------
 # timing
 
-def timeit(fn: Callable[[], object], repeats: int) -> Dict[str, float]:
-    """Warm up once, then time ``repeats`` calls; best and median seconds."""
-    fn()
-    times: List[float] = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def time_blocks(fns: Dict[str, Callable[[], object]], repeats: int,
+                pause: float = 0.3) -> Dict[str, Dict[str, float]]:
+    """For each function in turn: pause, one warm-up call, then ``repeats`` timed calls
+    (``time.perf_counter``); best and median seconds of each.
+
+    The pause lets the idle worker threads of the previous implementation (OpenBLAS spins
+    ~0.1 s after a BLAS call; libgomp spins too) go to sleep, so that on a 2-core machine
+    they do not steal a core from the next one. Calls of different implementations are
+    not interleaved for the same reason."""
+    out: Dict[str, Dict[str, float]] = {}
+    for name, fn in fns.items():
+        time.sleep(pause)
         fn()
-        times.append(time.perf_counter() - t0)
-    return {"best": min(times), "median": statistics.median(times), "repeats": repeats}
+        ts: List[float] = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        out[name] = {"best": min(ts), "median": statistics.median(ts), "repeats": repeats}
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -186,6 +200,37 @@ def rel_err(a, b) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
+def _cpu_counters():
+    """(busy seconds of all CPUs, idle seconds of all CPUs, this process's CPU seconds), or
+    None where /proc/stat is unavailable."""
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    idle = f[3] + f[4]
+    own = os.times()
+    return (sum(f[:8]) - idle) / hz, idle / hz, own.user + own.system
+
+
+def others_busy_percent(start, end) -> Optional[float]:
+    """Share of all CPU time between two _cpu_counters() readings used by other processes."""
+    if start is None or end is None:
+        return None
+    busy = end[0] - start[0]
+    total = busy + end[1] - start[1]
+    own = end[2] - start[2]
+    return round(100.0 * max(busy - own, 0.0) / total, 1) if total > 0 else None
+
+
+def busy_percent(seconds: float = 1.0) -> Optional[float]:
+    """Share of the CPUs used by other processes over ``seconds``, measured while idle."""
+    c0 = _cpu_counters()
+    time.sleep(seconds)
+    return others_busy_percent(c0, _cpu_counters())
+
+
 def machine_info() -> Dict[str, object]:
     cpu = platform.processor() or ""
     try:
@@ -208,6 +253,7 @@ def machine_info() -> Dict[str, object]:
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         # other processes compete for the cores: a load average well above 0 means noisy figures
         "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "busy_before_start_pct": busy_percent(),
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
@@ -233,6 +279,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     info = machine_info()
     print(f"# lpgx benchmark: B={B} N={N} d={d} k={k} repeats={R}  ({tokens} tokens per call)")
     print("# " + ", ".join(f"{a}={b}" for a, b in info.items()))
+    if (info["busy_before_start_pct"] or 0.0) > 10.0:
+        print(f"# WARNING: other processes used {info['busy_before_start_pct']}% of the CPUs just "
+              "before the run; the timings (above all the multi-threaded ones) will be noisy")
     if torch is not None:
         torch.set_num_threads(args.torch_threads)
         info["torch_threads"] = torch.get_num_threads()
@@ -280,47 +329,57 @@ def main(argv: Optional[List[str]] = None) -> int:
         checks["log_prob torch32 vs lpgx"] = e32
 
     # ---- timing -------------------------------------------------------------------------
+    counters0 = _cpu_counters()
     results: Dict[str, Dict[str, Dict[str, object]]] = {"sample": {}, "log_prob": {}, "grad_log_prob": {}}
 
-    def run(op: str, name: str, fn: Callable[[], object], note: str) -> None:
-        r = timeit(fn, R)
-        r.update(tokens_per_s=tokens / r["best"], note=note)
-        results[op][name] = r
-        print(f"#   {op:14s} {name:22s} best {r['best'] * 1e3:9.2f} ms  median {r['median'] * 1e3:9.2f} ms"
-              f"  {r['tokens_per_s'] / 1e6:8.2f} Mtok/s", flush=True)
+    def run(op: str, impls: Dict[str, tuple]) -> None:
+        """impls: name -> (function, note); timed one after the other, then reported."""
+        timed = time_blocks({name: fn for name, (fn, _) in impls.items()}, R)
+        for name, (_, note) in impls.items():
+            r = timed[name]
+            r.update(tokens_per_s=tokens / r["best"], note=note)
+            results[op][name] = r
+            print(f"#   {op:14s} {name:22s} best {r['best'] * 1e3:9.2f} ms  median "
+                  f"{r['median'] * 1e3:9.2f} ms  {r['tokens_per_s'] / 1e6:8.2f} Mtok/s", flush=True)
 
-    lp_threads = f"torch threads {args.torch_threads}"
-    for t in args.threads:
-        run("sample", f"lpgx ({t} thr)", lambda t=t: model.sample(x, rng=5, n_threads=t), "float64")
+    tth = f"torch threads {args.torch_threads}"
     np_gen = np.random.default_rng(5)
-    run("sample", "numpy", lambda: np_sample(x, W1, W2, N, np_gen), "float64, loop over N, inverse CDF")
+    impls = {f"lpgx ({t} thr)": (lambda t=t: model.sample(x, rng=5, n_threads=t), "float64")
+             for t in args.threads}
+    impls["numpy"] = (lambda: np_sample(x, W1, W2, N, np_gen), "float64, loop over N, inverse CDF")
     if torch is not None:
-        run("sample", "torch loop", lambda: torch_sample(xt32, W1t32, W2t32, N, tgen),
-            f"float32, loop over N, softmax+multinomial, {lp_threads}")
+        impls["torch loop"] = (lambda: torch_sample(xt32, W1t32, W2t32, N, tgen),
+                               f"float32, loop over N, softmax + multinomial, no_grad, {tth}")
+    run("sample", impls)
 
-    for t in args.threads:
-        run("log_prob", f"lpgx ({t} thr)", lambda t=t: model.log_prob(x, y, n_threads=t), "float64")
-    run("log_prob", "numpy", lambda: np_log_prob(x, y, W1, W2), "float64, vectorised")
+    impls = {f"lpgx ({t} thr)": (lambda t=t: model.log_prob(x, y, n_threads=t), "float64")
+             for t in args.threads}
+    impls["numpy"] = (lambda: np_log_prob(x, y, W1, W2), "float64, vectorised, stable log-softmax")
     if torch is not None:
-        run("log_prob", "torch float32", lambda: torch_log_prob(xt32, yt, W1t32, W2t32),
-            f"vectorised, {lp_threads}")
-        run("log_prob", "torch float64", lambda: torch_log_prob(xt64, yt, W1t64, W2t64),
-            f"vectorised, {lp_threads}")
+        impls["torch float32"] = (lambda: torch_log_prob(xt32, yt, W1t32, W2t32),
+                                  f"vectorised log_softmax + gather, no_grad, {tth}")
+        impls["torch float64"] = (lambda: torch_log_prob(xt64, yt, W1t64, W2t64),
+                                  f"vectorised log_softmax + gather, no_grad, {tth}")
+    run("log_prob", impls)
 
-    for t in args.threads:
-        run("grad_log_prob", f"lpgx ({t} thr)",
-            lambda t=t: model.grad_log_prob(x, y, weights=weights, n_threads=t), "float64, (B,N) weights")
-    run("grad_log_prob", "numpy", lambda: np_grad_log_prob(x, y, weights, W1, W2),
-        "float64, vectorised analytic")
+    impls = {f"lpgx ({t} thr)": (lambda t=t: model.grad_log_prob(x, y, weights=weights, n_threads=t),
+                                 "float64, (B, N) weights") for t in args.threads}
+    impls["numpy"] = (lambda: np_grad_log_prob(x, y, weights, W1, W2), "float64, vectorised analytic")
     if torch is not None:
-        run("grad_log_prob", "torch autograd f64", lambda: torch_grad(xt64, yt, wt, W1, W2),
-            f"float64, vectorised, backward, {lp_threads}")
+        impls["torch autograd f64"] = (lambda: torch_grad(xt64, yt, wt, W1, W2),
+                                       f"float64, vectorised loss + backward, {tth}")
+    run("grad_log_prob", impls)
+
+    info["others_busy_during_run_pct"] = others_busy_percent(counters0, _cpu_counters())
+    print(f"# other processes used {info['others_busy_during_run_pct']}% of the CPU time during the timings")
+    if (info["others_busy_during_run_pct"] or 0.0) > 5.0:
+        print("# WARNING: the machine was not idle during the timings: the figures are unreliable")
 
     # ---- table --------------------------------------------------------------------------
     lpgx_names = [f"lpgx ({t} thr)" for t in args.threads]
     lines = [
         f"B={B}, N={N}, d={d}, k={k}; {tokens} tokens per call; best and median of {R} "
-        f"after one warm-up; speed-up = reference best / lpgx best.",
+        f"calls after one warm-up; speed-up = reference best / lpgx best.",
         "",
         "| operation | implementation | best (ms) | median (ms) | Mtokens/s | "
         + " | ".join(f"{n} speed-up" for n in lpgx_names) + " |",

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Tuple, Union
 
@@ -16,11 +15,49 @@ PathLike = Union[str, "os.PathLike[str]"]
 FORMAT_VERSION = 1
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # the portable way: set and restore
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every OS/filesystem allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give the result the mode a plain open() would
+        # (or keep the mode of the file being replaced).
+        try:
+            perms = path.stat().st_mode & 0o7777
+        except OSError:
+            perms = 0o666 & ~_umask()
+        try:
+            os.fchmod(fd, perms)
+        except (OSError, AttributeError):  # pragma: no cover - e.g. no fchmod on the platform
+            pass
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -32,6 +69,7 @@ def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "wb")
         except FileNotFoundError:
             pass
         raise
+    _fsync_dir(path.parent)
     return path
 
 
@@ -46,28 +84,52 @@ def digest(arrays: Dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _meta_digest(meta: Dict[str, Any]) -> str:
+    """SHA-256 of the metadata (without its checksums) in canonical JSON form."""
+    body = {k: val for k, val in meta.items() if k not in ("sha256", "meta_sha256")}
+    canonical = json.dumps(json.loads(json.dumps(body)), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def save_npz(path: PathLike, arrays: Dict[str, np.ndarray], meta: Dict[str, Any]) -> Path:
-    """Arrays plus JSON metadata (with a format version and a SHA-256 of the arrays)."""
+    """Arrays plus JSON metadata (with a format version, a SHA-256 of the arrays and one of
+    the metadata itself)."""
     meta = dict(meta, format_version=FORMAT_VERSION, sha256=digest(arrays))
+    meta["meta_sha256"] = _meta_digest(meta)
     payload = dict(arrays, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
     return atomic_write(path, lambda f: np.savez(f, **payload))
 
 
 def load_npz(path: PathLike, kind: str) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
-    """Inverse of save_npz; a truncated, tampered or incompatible file raises ValueError."""
+    """Inverse of save_npz; a truncated, tampered, foreign or incompatible file raises
+    ValueError (a missing one FileNotFoundError)."""
+    if not hasattr(path, "read"):
+        try:
+            os.fspath(path)  # an int would be taken for a file descriptor by open()
+        except TypeError:
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"a single {type(data).__name__}, not an .npz archive")
+        with data:
             arrays = {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable lpgx {kind} file ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # damaged zip/npy structures raise many types (BadZipFile,
+        # NotImplementedError for a bad compression method, RuntimeError for a bad
+        # encryption flag, zlib.error, EOFError, ...): all mean "not a valid file"
+        raise ValueError(f"{path}: not a readable lpgx {kind} file ({type(exc).__name__}: {exc})") from None
     if "__meta__" not in arrays:
         raise ValueError(f"{path}: not an lpgx {kind} file (no metadata)")
     try:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: corrupt metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: corrupt metadata (not a JSON object)")
     if meta.get("kind") != kind:
         raise ValueError(f"{path}: holds a {meta.get('kind')!r}, not a {kind!r}")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -75,4 +137,7 @@ def load_npz(path: PathLike, kind: str) -> Tuple[Dict[str, np.ndarray], Dict[str
                          f"(this lpgx reads version {FORMAT_VERSION})")
     if meta.get("sha256") != digest(arrays):
         raise ValueError(f"{path}: checksum mismatch: the file was modified or damaged")
+    # Files written before the metadata checksum existed lack it; every newer file has it.
+    if "meta_sha256" in meta and meta["meta_sha256"] != _meta_digest(meta):
+        raise ValueError(f"{path}: metadata checksum mismatch: the file was modified or damaged")
     return arrays, meta

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
 from typing import Any, Optional
 
 import numpy as np
@@ -16,13 +17,29 @@ from . import _core
 # Refuse requests whose output alone would exceed this many bytes, before allocating.
 MAX_BYTES = 1 << 34
 
+INT32_MAX = 2**31 - 1  # sizes the core keeps in a C int
+INT64_MAX = 2**63 - 1  # counts the core keeps in a 64-bit Index
+# Arguments the core stores in a C int (sizes, mixture count, exploration budget); every
+# other count (steps, batch sizes, sample counts, record intervals) is a 64-bit Index.
+C_INT_ARGS = frozenset({"vocab_size", "seq_len", "context_dim", "num_mix", "num_contexts", "m"})
+# More threads than this only adds overhead (results never depend on the count), and
+# libgomp crashes when asked for ~1e5 threads: larger requests are clamped to it.
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
 
-def positive_int(value: Any, name: str, minimum: int = 1) -> int:
+
+def positive_int(value: Any, name: str, minimum: int = 1, maximum: Optional[int] = None) -> int:
+    """An integer in [minimum, maximum]; ``maximum`` defaults to what the core can hold
+    (INT32_MAX for the names in C_INT_ARGS, else INT64_MAX), so an oversized value is a
+    ValueError naming the argument instead of a binding-level TypeError."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     value = operator.index(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is None:
+        maximum = INT32_MAX if name in C_INT_ARGS else INT64_MAX
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -40,8 +57,8 @@ def finite_float(value: Any, name: str, low: float = -np.inf, high: float = np.i
 def n_threads(value: Optional[int]) -> int:
     """``None`` means all cores; results never depend on the value."""
     if value is None:
-        return int(_core.max_threads())
-    return positive_int(value, "n_threads")
+        return min(int(_core.max_threads()), MAX_THREADS)
+    return min(positive_int(value, "n_threads"), MAX_THREADS)
 
 
 def check_bytes(nbytes: float, what: str) -> None:
