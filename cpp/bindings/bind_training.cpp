@@ -62,6 +62,10 @@ Task make_task(const Spec& spec, int kind, int num_mix, double sigma, const std:
 }
 
 void bind_training(py::module_& m) {
+  py::enum_<RewardSpec::Kind>(m, "RewardKind")
+      .value("none", RewardSpec::kNone)
+      .value("outcome", RewardSpec::kOutcome)
+      .value("process", RewardSpec::kProcess);
   py::class_<RewardSpec>(m, "RewardSpec")
       .def(py::init<>())
       .def_readwrite("kind", &RewardSpec::kind)
@@ -69,15 +73,6 @@ void bind_training(py::module_& m) {
       .def_readwrite("neg", &RewardSpec::neg)
       .def_readwrite("flip_prob", &RewardSpec::flip_prob)
       .def_readwrite("external", &RewardSpec::external);
-  py::enum_<RewardSpec::Kind>(m, "RewardKind")
-      .value("none", RewardSpec::kNone)
-      .value("outcome", RewardSpec::kOutcome)
-      .value("process", RewardSpec::kProcess);
-  py::class_<Behavior>(m, "Behavior")
-      .def(py::init<>())
-      .def_readwrite("kind", &Behavior::kind)
-      .def_readwrite("eps", &Behavior::eps)
-      .def_readwrite("m", &Behavior::m);
   py::enum_<Behavior::Kind>(m, "BehaviorKind")
       .value("on_policy", Behavior::kOnPolicy)
       .value("frozen", Behavior::kFrozen)
@@ -87,6 +82,15 @@ void bind_training(py::module_& m) {
       .value("base_uniform_token", Behavior::kBaseUniformToken)
       .value("best_of_m", Behavior::kBestOfM)
       .value("teacher_forcing", Behavior::kTeacherForcing);
+  py::class_<Behavior>(m, "Behavior")
+      .def(py::init<>())
+      .def_readwrite("kind", &Behavior::kind)
+      .def_readwrite("eps", &Behavior::eps)
+      .def_readwrite("m", &Behavior::m);
+  py::enum_<Optimizer::Kind>(m, "OptimizerKind")
+      .value("adagrad", Optimizer::kAdagrad)
+      .value("sgd", Optimizer::kSGD)
+      .value("adaptive", Optimizer::kAdaptive);
   py::class_<Optimizer>(m, "Optimizer")
       .def(py::init<>())
       .def_readwrite("kind", &Optimizer::kind)
@@ -95,10 +99,6 @@ void bind_training(py::module_& m) {
       .def_readwrite("a", &Optimizer::a)
       .def_readwrite("b", &Optimizer::b)
       .def_readwrite("mean_loss", &Optimizer::mean_loss);
-  py::enum_<Optimizer::Kind>(m, "OptimizerKind")
-      .value("adagrad", Optimizer::kAdagrad)
-      .value("sgd", Optimizer::kSGD)
-      .value("adaptive", Optimizer::kAdaptive);
   py::class_<TrainConfig>(m, "TrainConfig")
       .def(py::init<>())
       .def_readwrite("batch", &TrainConfig::batch)

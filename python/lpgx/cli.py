@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -20,7 +20,7 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="override a setting, e.g. --set post_steps=1000 seq_len=64")
 
 
-def _overrides(pairs: List[str]) -> dict:
+def _overrides(pairs: List[str]) -> Dict[str, Any]:
     out = {}
     for item in pairs:
         if "=" not in item:
@@ -33,7 +33,7 @@ def _overrides(pairs: List[str]) -> dict:
     return out
 
 
-def _print_table(rows: List[dict]) -> None:
+def _print_table(rows: List[Dict[str, Any]]) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
@@ -61,50 +61,62 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("plot", help="re-plot a saved figure1/figure2 folder")
     p.add_argument("dir")
     args = parser.parse_args(argv)
-
-    from . import experiments
-
     if args.command == "rates":
-        from .experiments.rates import EXPERIMENTS
-        names = list(EXPERIMENTS) if args.which == "all" else [args.which]
-        rows = []
-        for name in names:
-            res = EXPERIMENTS[name](out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
-                                    cache_dir=None if args.cache is None else Path(args.cache) / name,
-                                    **_overrides(args.set))
-            rows.append(res.summary())
-            for key, val in res.summary().items():
-                print(f"{name}: {key}: {val}")
-        return 0 if all(all(r.get(k) for k in r if k.startswith("check ")) for r in rows) else 1
-
+        return _rates(args)
     if args.command == "plot":
-        d = Path(args.dir)
-        kinds = [k for k in ("figure1", "figure2") if (d / f"{k}.npz").exists()]
-        if not kinds:
-            parser.error(f"{d} holds no figure1.npz or figure2.npz")
-        for k in kinds:
-            res = (experiments.Figure1Result if k == "figure1" else experiments.Figure2Result).load(d)
-            res.plot(d)
-            print(f"wrote {d / (k + '.png')} and {d / (k + '.pdf')}")
-        return 0
+        return _plot(args, parser)
+    return _figure(args)
 
-    run = experiments.figure1 if args.command == "figure1" else experiments.figure2
-    rows = []
-    for seed in args.seed:
-        out = Path(args.out) / f"seed{seed}"
-        res = run(out=out, seed=seed, quick=args.quick, n_threads=args.threads, progress=args.progress,
-                  **_overrides(args.set))
-        if args.command == "figure1":
-            rows.append(res.summary(steps=(0, res.config["post_steps"] // 8, res.config["post_steps"] // 4,
-                                           res.config["post_steps"])))
+
+def _rates(args: argparse.Namespace) -> int:
+    from .experiments.rates import EXPERIMENTS
+    names = list(EXPERIMENTS) if args.which == "all" else [args.which]
+    ok = True
+    for name in names:
+        res = EXPERIMENTS[name](out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
+                                cache_dir=None if args.cache is None else Path(args.cache) / name,
+                                **_overrides(args.set))
+        ok = ok and all(res.checks.values())
+        for key, val in res.summary().items():
+            print(f"{name}: {key}: {val}")
+    return 0 if ok else 1
+
+
+def _plot(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .experiments import Figure1Result, Figure2Result
+    d = Path(args.dir)
+    kinds = [k for k in ("figure1", "figure2") if (d / f"{k}.npz").exists()]
+    if not kinds:
+        parser.error(f"{d} holds no figure1.npz or figure2.npz")
+    for k in kinds:
+        if k == "figure1":
+            Figure1Result.load(d).plot(d)
         else:
-            lq = res.lq(np.array([0.1, 0.5]), log=True)
-            rows.append({"seed": seed, **{f"log LQ(0.1) after {s}": float(v) for s, v in zip(res.steps, lq[:, 0])}})
-        print(f"seed {seed}: {res.config['total_seconds']:.1f} s, artifacts in {out}", file=sys.stderr)
-    _print_table(rows)
+            Figure2Result.load(d).plot(d)
+        print(f"wrote {d / (k + '.png')} and {d / (k + '.pdf')}")
     return 0
 
 
+def _figure(args: argparse.Namespace) -> int:
+    from .experiments import figure1, figure2
+    rows = []
+    for seed in args.seed:
+        out = Path(args.out) / f"seed{seed}"
+        kw = dict(out=out, seed=seed, quick=args.quick, n_threads=args.threads, progress=args.progress,
+                  **_overrides(args.set))
+        if args.command == "figure1":
+            r1 = figure1(**kw)
+            steps = r1.config["post_steps"]
+            rows.append(r1.summary(steps=(0, steps // 8, steps // 4, steps)))
+            seconds = r1.config["total_seconds"]
+        else:
+            r2 = figure2(**kw)
+            lq = r2.lq(np.array([0.1]), log=True)[:, 0]
+            rows.append({"seed": seed, **{f"log LQ(0.1) after {s}": float(v) for s, v in zip(r2.steps, lq)}})
+            seconds = r2.config["total_seconds"]
+        print(f"seed {seed}: {seconds:.1f} s, artifacts in {out}", file=sys.stderr)
+    _print_table(rows)
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ FloatOrArray = Union[float, np.ndarray]
 
 def _log_liks(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int], token: bool) -> np.ndarray:
     tok = check_model(model).token_log_prob(x, y, n_threads)
-    return tok.min(axis=1) if token else tok.sum(axis=1)
+    out: np.ndarray = tok.min(axis=1) if token else tok.sum(axis=1)
+    return out
 
 
 def sequence_error(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_threads: Optional[int] = None) -> float:
@@ -79,7 +80,8 @@ def _alphas(alpha: ArrayLike, log_alpha: bool) -> np.ndarray:
     if np.any(a < 0) or np.any(a > 1):
         raise ValueError("alpha must lie in [0, 1]")
     with np.errstate(divide="ignore"):
-        return np.log(a)
+        log_a: np.ndarray = np.log(a)
+    return log_a
 
 
 def coverage(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLike, log_alpha: bool = False,

@@ -116,7 +116,8 @@ class LinearARModel:
     def log_prob(self, x: Any, y: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """log p_w(y | x) = Σ_i log p_w(y_i | x, y_<i), shape (B,), float64 (log space: no
         underflow at any N)."""
-        return self.token_log_prob(x, y, n_threads).sum(axis=1)
+        out: np.ndarray = self.token_log_prob(x, y, n_threads).sum(axis=1)
+        return out
 
     def sample(self, x: Any, rng: _rng.RNGLike = None, n_threads: Optional[int] = None,
                return_log_prob: bool = False) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
@@ -137,7 +138,8 @@ class LinearARModel:
         return _core.greedy(*self._args(), x, v.n_threads(n_threads))
 
     def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = None,
-                      n_threads: Optional[int] = None, return_log_prob: bool = False):
+                      n_threads: Optional[int] = None, return_log_prob: bool = False
+                      ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
         """∇_w Σ_b Σ_i weights[b, i] · log p_w(y_bi | x_b, y_b,<i) as a flat vector.
 
         ``weights`` is None (all ones), shape (B,) (one per sequence) or (B, N). With

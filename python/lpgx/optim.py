@@ -11,7 +11,7 @@ optimizer; make a new one (or call :meth:`reset`) to start afresh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import numpy as np
 
@@ -105,8 +105,9 @@ def make_optimizer(opt: OptimizerLike, default_lr: float = 0.1) -> _Optimizer:
     if isinstance(opt, _Optimizer):
         return opt
     if isinstance(opt, str):
-        names = {"adagrad": lambda: Adagrad(lr=default_lr), "sgd": lambda: SGD(lr=default_lr),
-                 "adaptive": AdaptiveStep}
+        names: Dict[str, Callable[[], _Optimizer]] = {
+            "adagrad": lambda: Adagrad(lr=default_lr), "sgd": lambda: SGD(lr=default_lr),
+            "adaptive": lambda: AdaptiveStep()}
         if opt not in names:
             raise ValueError(f"optimizer must be one of {sorted(names)} or an optimizer object, got {opt!r}")
         return names[opt]()

@@ -9,7 +9,7 @@ entries gives per-token correct probability τ_j = e^β/(e^β + k − 1) and seq
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -57,11 +57,11 @@ class FiniteTask:
         idx = _rng.generator(rng).choice(self.num_contexts, size=v.positive_int(n, "n"), p=self.masses)
         return self.contexts[idx], self.y_star[idx]
 
-    def _core_task(self) -> dict:
+    def _core_task(self) -> Dict[str, Any]:
         return dict(task_kind=2, num_mix=1, sigma=0.0, teacher_blocks=None, teacher_w=None,
                     finite_x=self.contexts, finite_mass=self.masses, finite_y=self.y_star)
 
-    def config(self) -> dict:
+    def config(self) -> Dict[str, Any]:
         return {"kind": "finite", "num_contexts": self.num_contexts, "vocab_size": self.vocab_size,
                 "seq_len": self.seq_len, "context_dim": self.context_dim}
 

@@ -79,7 +79,8 @@ class ProcessReward(_Reward):
         if y.shape != y_star.shape or y.ndim != 2:
             raise ValueError(f"y and y_star must have the same (B, N) shape, got {y.shape} and {y_star.shape}")
         wrong = y != y_star
-        return np.where(wrong.any(1), wrong.argmax(1), y.shape[1])
+        first: np.ndarray = np.where(wrong.any(1), wrong.argmax(1), y.shape[1])
+        return first
 
 
 class CallableReward(_Reward):

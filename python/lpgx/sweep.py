@@ -213,10 +213,10 @@ def _check_count(value: Any, name: str, allow_none: bool) -> Optional[int]:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be a positive integer{' or None' if allow_none else ''}, "
                         f"got {type(value).__name__}")
-    value = operator.index(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+    count = int(operator.index(value))
+    if count < 1:
+        raise ValueError(f"{name} must be >= 1, got {count}")
+    return count
 
 
 def _fn_name(fn: Callable[..., Any]) -> str:
@@ -368,7 +368,7 @@ def _joblib_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any]
             config["client"] = client
         else:  # ray
             require("ray")
-            from ray.util.joblib import register_ray
+            from ray.util.joblib import register_ray  # type: ignore[import-not-found, unused-ignore]
             register_ray()
     tasks = (joblib.delayed(_run_cell)(fn, i, params, seed) for i, params, seed in todo)
     with joblib.parallel_config(**config):
@@ -460,7 +460,8 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     n_jobs = _check_count(n_jobs, "n_jobs", allow_none=True)
-    threads_per_worker = _check_count(threads_per_worker, "threads_per_worker", allow_none=False)
+    threads = _check_count(threads_per_worker, "threads_per_worker", allow_none=False)
+    assert threads is not None
     fn_name = _fn_name(fn)
 
     cells = [(dict(zip(names, combo)), seed) for combo in itertools.product(*values) for seed in seed_list]
@@ -471,15 +472,16 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
         folder = Path(cache_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for i, (params, seed) in enumerate(cells):
-            paths[i] = folder / f"{cache_key(fn_name, params, seed)}.json"
-            results[i] = _load_cached(paths[i], fn_name, params, seed)
+            path = folder / f"{cache_key(fn_name, params, seed)}.json"
+            paths[i] = path
+            results[i] = _load_cached(path, fn_name, params, seed)
             cached += results[i] is not None
     todo = [(i, params, seed) for i, ((params, seed), r) in enumerate(zip(cells, results)) if r is None]
 
     bar = None
     if progress and todo:
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
         except ImportError:
             pass
         else:
@@ -491,7 +493,7 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
         elif backend == "sequential":
             outputs = _sequential_results(fn, todo)
         else:
-            outputs = _joblib_results(fn, todo, backend, n_jobs, threads_per_worker, client)
+            outputs = _joblib_results(fn, todo, backend, n_jobs, threads, client)
         try:
             for i, ok, result, seconds in outputs:
                 params, seed = cells[i]
@@ -500,10 +502,11 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
                     if exc.__traceback__ is None:  # pickled in another process
                         exc.__cause__ = _RemoteTraceback(tb)
                     raise exc
-                results[i] = _clean_result(result, params, seed)
-                path = paths[i]
-                if path is not None:
-                    _store(path, fn_name, params, seed, results[i], seconds)
+                clean = _clean_result(result, params, seed)
+                results[i] = clean
+                target = paths[i]
+                if target is not None:
+                    _store(target, fn_name, params, seed, clean, seconds)
                 computed += 1
                 if bar is not None:
                     bar.update(1)

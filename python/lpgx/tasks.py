@@ -5,7 +5,7 @@ greedy decoding. Inputs are Rademacher or a noisy mixture on the sphere of radiu
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -115,12 +115,12 @@ class TeacherTask:
         x[np.arange(self.num_mix), np.arange(self.num_mix) % d] = np.sqrt(d)
         return x, self.correct(x)
 
-    def _core_task(self) -> dict:
+    def _core_task(self) -> Dict[str, Any]:
         return dict(task_kind=self.input_kind, num_mix=self.num_mix, sigma=self.sigma,
                     teacher_blocks=self.teacher._mask, teacher_w=self.teacher.w,
                     finite_x=None, finite_mass=None, finite_y=None)
 
-    def config(self) -> dict:
+    def config(self) -> Dict[str, Any]:
         return {"context_dim": self.context_dim, "vocab_size": self.vocab_size, "seq_len": self.seq_len,
                 "inputs": self.inputs, "num_mix": self.num_mix, "sigma": self.sigma,
                 "teacher_blocks": list(self.teacher.blocks)}

@@ -91,7 +91,7 @@ def _progress_bar(progress: Union[bool, Callable[[int], Any]], steps: int, s0: i
     if not progress:
         return None, None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
     except ImportError:  # progress is a nicety: never fail a run for it
         import warnings
         warnings.warn("progress=True needs tqdm (pip install tqdm)", stacklevel=3)

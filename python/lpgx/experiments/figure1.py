@@ -42,7 +42,8 @@ class Figure1Result:
     @property
     def off_support(self) -> np.ndarray:
         """Mask of centres whose base likelihood is below the off-support threshold."""
-        return self.base_centre_log_lik < np.log(self.config["off_support"])
+        mask: np.ndarray = self.base_centre_log_lik < np.log(self.config["off_support"])
+        return mask
 
     def off_support_mean_likelihood(self, reward: str) -> np.ndarray:
         """Mean likelihood of the off-support centres at every tracked step (NaN if none)."""

@@ -49,21 +49,21 @@ class Fit:
         return f"{self.slope:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def fit_slope(x: Sequence[float], y: np.ndarray, n_boot: int = 2000, seed: int = 0) -> Fit:
+def fit_slope(x: Any, y: np.ndarray, n_boot: int = 2000, seed: int = 0) -> Fit:
     """``y`` has shape (len(x), n_seeds); the fit is on the seed-mean of each row."""
-    x = np.asarray(x, dtype=float)
+    xs = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    slope, intercept = np.polyfit(x, y.mean(1), 1)
+    slope, intercept = np.polyfit(xs, y.mean(1), 1)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
-    boots = np.array([np.polyfit(x, y[:, i].mean(1), 1)[0] for i in idx])
+    boots = np.array([np.polyfit(xs, y[:, i].mean(1), 1)[0] for i in idx])
     low, high = np.percentile(boots, [2.5, 97.5])
     return Fit(float(slope), float(low), float(high), float(intercept))
 
 
 # -- cells (one run each) ------------------------------------------------------------------
 
-def cell_alpha(alpha: float, vocab_size: int, seq_len: int, eps: float, max_steps: int, seed: int) -> dict:
+def cell_alpha(alpha: float, vocab_size: int, seq_len: int, eps: float, max_steps: int, seed: int) -> Dict[str, Any]:
     """Queries of Algorithm 1 to lift one context from base likelihood α to 1 − ε."""
     task, base = staircase(vocab_size, seq_len, [alpha], rng=seed)
     r = alg.pg_outcome_multi(base.copy(), task, base, steps=max_steps, m=2**31 - 1, eval="all", eps=eps,
@@ -72,7 +72,7 @@ def cell_alpha(alpha: float, vocab_size: int, seq_len: int, eps: float, max_step
             "reached": r.target_step is not None, "steps": r.steps_done}
 
 
-def cell_length(seq_len: int, reward: str, vocab_size: int, eps: float, max_steps: int, seed: int) -> dict:
+def cell_length(seq_len: int, reward: str, vocab_size: int, eps: float, max_steps: int, seed: int) -> Dict[str, Any]:
     """Queries to reach 1 − ε on one context from the uniform (off-support) base."""
     task, base = combination_lock(vocab_size, seq_len, 1, rng=seed)
     run = alg.pg_outcome_multi if reward == "outcome" else alg.pg_process
@@ -91,7 +91,7 @@ def margin_pool(context_dim: int, vocab_size: int, seq_len: int, size: int, seed
     return FiniteTask(x[keep] / np.sqrt(context_dim), y[keep], vocab_size)
 
 
-def cell_sgd(seq_len: int, step: str, context_dim: int, vocab_size: int, budget: int, pool: int, seed: int) -> dict:
+def cell_sgd(seq_len: int, step: str, context_dim: int, vocab_size: int, budget: int, pool: int, seed: int) -> Dict[str, Any]:
     """Sequence error 1 − E q(y*|x) on the pool after ``budget`` labelled samples."""
     task = margin_pool(context_dim, vocab_size, seq_len, pool, seed)
     model = LinearARModel(vocab_size, seq_len, context_dim, blocks=("context",))
@@ -100,7 +100,7 @@ def cell_sgd(seq_len: int, step: str, context_dim: int, vocab_size: int, budget:
     return {"error": float(1.0 - np.exp(r.eval_log_lik[-1]).mean())}
 
 
-def cell_online(num_contexts: int, vocab_size: int, seq_len: int, rounds_per_context: int, seed: int) -> dict:
+def cell_online(num_contexts: int, vocab_size: int, seq_len: int, rounds_per_context: int, seed: int) -> Dict[str, Any]:
     """Online PG with uniform exploration on a combination lock (γ = 1/√(M N))."""
     task, _ = combination_lock(vocab_size, seq_len, num_contexts, rng=seed)
     model = LinearARModel(vocab_size, seq_len, num_contexts, blocks=("context_position",))
@@ -110,7 +110,7 @@ def cell_online(num_contexts: int, vocab_size: int, seq_len: int, rounds_per_con
 
 
 def cell_barrier(m: int, vocab_size: int, seq_len: int, alphas: List[float], masses: List[float], steps: int,
-                 seed: int) -> dict:
+                 seed: int) -> Dict[str, Any]:
     """Algorithm 1 with budget m on a staircase base; the error 1 − E q(y*|x) afterwards."""
     task, base = staircase(vocab_size, seq_len, alphas, masses, rng=seed)
     model = base.copy()
@@ -166,7 +166,7 @@ class RateResult:
         return plot_rates(self, out)
 
 
-def _run(fn: Callable[..., dict], grid: Dict[str, list], seeds: int, backend: str, n_jobs: Optional[int],
+def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: int, backend: str, n_jobs: Optional[int],
          cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
     from ..sweep import sweep
     return sweep(fn, grid, seeds=range(seeds), backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
