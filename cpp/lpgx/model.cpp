@@ -72,8 +72,6 @@ GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
   seq_sum_.setZero(spec_.k);
 }
 
-void GradAccum::clear() { buf_.setZero(); }
-
 void GradAccum::begin_sequence() { seq_sum_.setZero(); }
 
 void GradAccum::add(const double* x, int i, int prev, const double* g) {
@@ -102,16 +100,19 @@ void GradAccum::end_sequence(const double* x) {
 }
 
 void GradAccum::flush_into(double* out) const {
+  const Index n = spec_.num_params;
+  Eigen::Map<Eigen::VectorXd> o(out, n);
+  if (!spec_.has(kPrevToken)) {
+    o += buf_;
+    return;
+  }
   const int k = spec_.k;
-  for (Index j = 0; j < spec_.num_params; ++j) {
-    if (spec_.has(kPrevToken) && j >= spec_.off_prev && j < spec_.off_prev + Index(k) * k) continue;
-    out[j] += buf_[j];
-  }
-  if (spec_.has(kPrevToken)) {
-    // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
-    Eigen::Map<const RowMatrix> gt(buf_.data() + spec_.off_prev, k, k);
-    Eigen::Map<RowMatrix>(out + spec_.off_prev, k, k) += gt.transpose();
-  }
+  const Index a = spec_.off_prev, kk = Index(k) * k;
+  o.head(a) += buf_.head(a);
+  o.tail(n - a - kk) += buf_.tail(n - a - kk);
+  // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
+  Eigen::Map<const RowMatrix> gt(buf_.data() + a, k, k);
+  Eigen::Map<RowMatrix>(out + a, k, k) += gt.transpose();
 }
 
 }  // namespace lpgx

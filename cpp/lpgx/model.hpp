@@ -101,7 +101,6 @@ class GradAccum {
   void end_sequence(const double* x);
   // Adds the accumulated gradient, in the flat layout, to out.
   void flush_into(double* out) const;
-  void clear();
 
  private:
   const Spec& spec_;
