@@ -97,7 +97,7 @@ def save_npz(path: PathLike, arrays: Dict[str, np.ndarray], meta: Dict[str, Any]
     meta = dict(meta, format_version=FORMAT_VERSION, sha256=digest(arrays))
     meta["meta_sha256"] = _meta_digest(meta)
     payload = dict(arrays, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    return atomic_write(path, lambda f: np.savez(f, **payload))
+    return atomic_write(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type, unused-ignore]
 
 
 def load_npz(path: PathLike, kind: str) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:

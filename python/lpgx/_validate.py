@@ -40,7 +40,7 @@ def positive_int(value: Any, name: str, minimum: int = 1, maximum: Optional[int]
         maximum = INT32_MAX if name in C_INT_ARGS else INT64_MAX
     if value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return value
+    return int(value)
 
 
 def finite_float(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
@@ -51,7 +51,7 @@ def finite_float(value: Any, name: str, low: float = -np.inf, high: float = np.i
         raise ValueError(f"{name} must be finite, got {value}")
     if not low <= value <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return value
+    return float(value)
 
 
 def n_threads(value: Optional[int]) -> int:
