@@ -16,10 +16,9 @@ void sample_suffix(const Policy& pol, SeqState& st, int from, std::int32_t* y, P
   const Spec& s = pol.spec();
   for (int i = from; i < s.N; ++i) {
     pol.logits(st, i, i ? y[i - 1] : -1, st.logits.data());
-    double m;
-    const double z = exp_shifted(st.logits.data(), st.p.data(), s.k, &m);
-    if (!std::isfinite(m + z)) throw std::domain_error("non-finite logits while sampling");
-    y[i] = draw_token(st.p.data(), s.k, rng.uniform() * z);
+    LogNorm norm;
+    if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm)) throw std::domain_error(kNonFinite);
+    y[i] = draw_token(st.p.data(), s.k, rng.uniform() * norm.z);
   }
 }
 
@@ -39,9 +38,9 @@ bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, in
                    Philox& rng, std::int64_t* queries) {
   const Spec& s = q0.spec();
   q0.logits(st, i, i ? ystar[i - 1] : -1, st.logits.data());
-  double mx;
-  const double z = exp_shifted(st.logits.data(), st.p.data(), s.k, &mx);
-  if (!std::isfinite(mx + z)) throw std::domain_error("non-finite logits in the base model");
+  LogNorm norm;
+  if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm)) throw std::domain_error(kNonFinite);
+  const double z = norm.z;
   for (int t = 0; t < m; ++t) {
     const int c = rng.uniform() < mix ? static_cast<int>(rng.below(std::uint32_t(s.k)))
                                       : draw_token(st.p.data(), s.k, rng.uniform() * z);

@@ -6,13 +6,6 @@
 #include <vector>
 
 namespace lpgx {
-namespace {
-
-constexpr const char* kNonFinite =
-    "non-finite logits: the weights or contexts are too large for float64";
-
-
-}  // namespace
 
 void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
             std::int32_t* y, double* logp, int n_threads) {
@@ -21,17 +14,16 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
     Philox rng(key, stream0 + std::uint64_t(b));
-        pol.begin(x + b * s.d, w);
+    pol.begin(x + b * s.d, w);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, prev, w.logits.data());
-      double m;
-      const double z = exp_shifted(w.logits.data(), w.p.data(), s.k, &m);
-      if (!std::isfinite(m + z)) { err.set(kNonFinite); return; }
+      LogNorm norm;
+      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
       // p is unnormalised: scale the uniform by z instead of dividing p.
-      const int c = draw_token(w.p.data(), s.k, rng.uniform() * z);
+      const int c = draw_token(w.p.data(), s.k, rng.uniform() * norm.z);
       y[b * s.N + i] = c;
-      if (logp) logp[b * s.N + i] = w.logits[c] - m - std::log(z);
+      if (logp) logp[b * s.N + i] = norm.log_prob(w.logits[c]);
       prev = c;
     }
   });
@@ -44,13 +36,13 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
   ErrorFlag err;
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
-        const std::int32_t* yb = y + b * s.N;
+    const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-      const double lse = softmax(w.logits.data(), w.p.data(), s.k);
-      if (!std::isfinite(lse)) { err.set(kNonFinite); return; }
-      out[b * s.N + i] = w.logits[yb[i]] - lse;
+      LogNorm norm;
+      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
+      out[b * s.N + i] = norm.log_prob(w.logits[yb[i]]);
     }
   });
   err.rethrow();
@@ -61,14 +53,14 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
   ErrorFlag err;
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
-        pol.begin(x + b * s.d, w);
+    pol.begin(x + b * s.d, w);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, prev, w.logits.data());
+      if (!all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
       int best = 0;  // ties go to the smallest token
       for (int c = 1; c < s.k; ++c)
         if (w.logits[c] > w.logits[best]) best = c;
-      if (!std::isfinite(w.logits[best])) { err.set(kNonFinite); return; }
       y[b * s.N + i] = best;
       prev = best;
     }
@@ -86,14 +78,14 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     SeqState w(s.k);
     GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
-            const std::int32_t* yb = y + b * s.N;
-      pol.begin(x + b * s.d, w);
+    const std::int32_t* yb = y + b * s.N;
+    pol.begin(x + b * s.d, w);
       g.begin_sequence();
       for (int i = 0; i < s.N; ++i) {
         pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-        const double lse = softmax(w.logits.data(), w.p.data(), s.k);
-        if (!std::isfinite(lse)) { err.set(kNonFinite); return; }
-        if (token_logp) token_logp[b * s.N + i] = w.logits[yb[i]] - lse;
+        LogNorm norm;
+        if (!softmax(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
+        if (token_logp) token_logp[b * s.N + i] = norm.log_prob(w.logits[yb[i]]);
         const double a = weights ? weights[b * s.N + i] : 1.0;
         if (a == 0.0) continue;
         // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p)
@@ -114,17 +106,18 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
   ErrorFlag err;
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
-        const std::int32_t* yb = y + b * s.N;
+    const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     const double x2 = w.x.squaredNorm();
     double g = std::numeric_limits<double>::infinity(), r2 = 0.0;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
+      if (!all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
       for (int c = 0; c < s.k; ++c)
         if (c != yb[i]) g = std::min(g, w.logits[yb[i]] - w.logits[c]);
       r2 = std::max(r2, s.feature_norm2(x2, i));
     }
-    if (std::isnan(g)) err.set(kNonFinite);
+    if (std::isnan(g)) { err.set(kNonFinite); return; }  // +inf when k = 1: no competitor
     gap[b] = g;
     phi_norm2[b] = r2;
   });
@@ -137,15 +130,15 @@ void count_matches(const Policy& pol, const double* x, const std::int32_t* y, In
   ErrorFlag err;
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
-        const std::int32_t* yb = y + b * s.N;
+    const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     // A draw only matters while it follows y, so the next-token distributions along y
     // are computed once and each draw stops at its first mismatch.
     Eigen::VectorXd p(Index(s.N) * s.k);
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-      const double lse = softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k);
-      if (!std::isfinite(lse)) { err.set(kNonFinite); return; }
+      LogNorm norm;
+      if (!softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k, norm)) { err.set(kNonFinite); return; }
     }
     std::int64_t hits = 0;
     for (Index r = 0; r < n_samples; ++r) {

@@ -36,9 +36,9 @@ void sample_behavior(const Behavior& beh, const Policy& current, const Policy* b
     int prev = -1;
     for (int i = 0; i < N; ++i) {
       pol.logits(st, i, prev, st.logits.data());
-      double m;
-      const double z = exp_shifted(st.logits.data(), st.p.data(), k, &m);
-      if (!std::isfinite(m + z)) { err.set("non-finite logits in the behaviour policy"); return; }
+      LogNorm norm;
+      if (!exp_shifted(st.logits.data(), st.p.data(), k, norm)) { err.set(kNonFinite); return; }
+      const double z = norm.z;
       int c;
       if (token_mix && rng.uniform() < beh.eps) {
         c = static_cast<int>(rng.below(std::uint32_t(k)));

@@ -70,24 +70,40 @@ class Policy {
   RowMatrix prev_t_;   // W2ᵀ: row `prev` is the contiguous column W2[:, prev]
 };
 
-// e = exp(logits − max) (stable: no overflow); returns Σ e, and the max in *max_out.
-inline double exp_shifted(const double* logits, double* e, int k, double* max_out) {
+// The normaliser of one position's logits: log p(c) = (l_c − max) − log z. Kept relative
+// to the max so that a large common offset of the logits costs no precision.
+struct LogNorm {
+  double max = 0.0, z = 1.0;
+  double log_prob(double logit) const { return (logit - max) - std::log(z); }
+};
+
+constexpr const char* kNonFinite = "non-finite logits: the weights or contexts are too large for float64";
+
+// e = exp(l − max) (stable: no overflow) and its normaliser. Returns false when a logit,
+// or a gap l − max, is not finite (the weights are too large for float64).
+inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm) {
   Eigen::Map<const Eigen::ArrayXd> l(logits, k);
   Eigen::Map<Eigen::ArrayXd> ev(e, k);
-  const double m = l.maxCoeff();
+  norm.max = l.maxCoeff();
+  ev = l - norm.max;
+  if (!ev.allFinite()) return false;  // also catches NaN logits (and so a NaN max)
   // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and changes
   // nothing that matters: those terms are < 1e-304 next to the max's 1.
-  ev = (l - m).max(-700.0).exp();
-  *max_out = m;
-  return ev.sum();
+  ev = ev.max(-700.0).exp();
+  norm.z = ev.sum();
+  return true;
 }
 
-// Softmax of `logits` into `p`; returns log Σ exp(logits).
-inline double softmax(const double* logits, double* p, int k) {
-  double m;
-  const double z = exp_shifted(logits, p, k, &m);
-  Eigen::Map<Eigen::ArrayXd>(p, k) /= z;
-  return m + std::log(z);
+// Softmax of `logits` into `p` (normalised); false as exp_shifted.
+inline bool softmax(const double* logits, double* p, int k, LogNorm& norm) {
+  if (!exp_shifted(logits, p, k, norm)) return false;
+  Eigen::Map<Eigen::ArrayXd>(p, k) /= norm.z;
+  return true;
+}
+
+// Whether every logit is finite.
+inline bool all_finite(const double* logits, int k) {
+  return Eigen::Map<const Eigen::ArrayXd>(logits, k).allFinite();
 }
 
 // Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block.

@@ -1,7 +1,10 @@
 // Optimizers of SPEC §6.1 and §6.4 acting on the ascent direction
 // G = ∇_w Σ_{b,i} A_bi log p_w(y_bi | x_b, y_b,<i) of one step.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include "parallel.hpp"
 
@@ -16,25 +19,39 @@ struct Optimizer {
   bool mean_loss = true;          // Adagrad/SGD: loss = −mean over the B·N tokens
 
   // One update. `acc` is the Adagrad accumulator (n entries; unused otherwise).
-  // `count` is B·N, the number of terms the loss averages over.
+  // `count` is B·N, the number of terms the loss averages over. An update that would make
+  // w (or the accumulator) non-finite throws and leaves both unchanged.
   void step(double* w, const double* G, double* acc, Index n, double count) const {
+    std::vector<double> next(w, w + n), next_acc;
     if (kind == kAdaptive) {
       double g2 = 0.0;
       for (Index j = 0; j < n; ++j) g2 += G[j] * G[j];
       const double scale = 1.0 / (a + b * g2);
-      for (Index j = 0; j < n; ++j) w[j] += scale * G[j];
-      return;
+      for (Index j = 0; j < n; ++j) next[j] += scale * G[j];
+    } else if (kind == kSGD) {
+      const double s = mean_loss ? 1.0 / count : 1.0;  // ∇loss = −s·G
+      for (Index j = 0; j < n; ++j) next[j] += lr * s * G[j];
+    } else {  // PyTorch Adagrad: acc += g²; w −= lr·g/(√acc + eps)
+      const double s = mean_loss ? 1.0 / count : 1.0;
+      next_acc.assign(acc, acc + n);
+      for (Index j = 0; j < n; ++j) {
+        const double g = -s * G[j];
+        next_acc[j] += g * g;
+        next[j] -= lr * g / (std::sqrt(next_acc[j]) + eps);
+      }
+      if (!all_finite(next_acc)) throw std::domain_error("the Adagrad accumulator overflowed");
     }
-    const double s = mean_loss ? 1.0 / count : 1.0;  // ∇loss = −s·G
-    if (kind == kSGD) {
-      for (Index j = 0; j < n; ++j) w[j] += lr * s * G[j];
-      return;
-    }
-    for (Index j = 0; j < n; ++j) {  // PyTorch Adagrad: acc += g²; w −= lr·g/(√acc + eps)
-      const double g = -s * G[j];
-      acc[j] += g * g;
-      w[j] -= lr * g / (std::sqrt(acc[j]) + eps);
-    }
+    if (!all_finite(next))
+      throw std::domain_error("the optimizer step overflowed: w would become non-finite (reduce the step size)");
+    std::copy(next.begin(), next.end(), w);
+    if (!next_acc.empty()) std::copy(next_acc.begin(), next_acc.end(), acc);
+  }
+
+ private:
+  static bool all_finite(const std::vector<double>& v) {
+    for (double x : v)
+      if (!std::isfinite(x)) return false;
+    return true;
   }
 };
 
