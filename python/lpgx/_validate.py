@@ -8,7 +8,7 @@ from __future__ import annotations
 import numbers
 import operator
 import os
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -115,3 +115,25 @@ def _check_shape(arr: np.ndarray, name: str, shape: tuple[Optional[int], ...], a
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if not allow_empty and arr.size == 0 and len(shape) > 0:
         raise ValueError(f"{name} is empty: need at least one row")
+
+
+def option(value: Any, name: str, choices: Sequence[str]) -> str:
+    """A string option, one of ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {tuple(choices)}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def flag(value: Any, name: str) -> bool:
+    """A boolean switch (Python or numpy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def real_values(a: Any, name: str) -> np.ndarray:
+    """Any-shaped real (int or float, not bool/complex/str/object) values as float64."""
+    arr = _numeric_array(a, name)
+    return np.asarray(arr, dtype=np.float64)

@@ -80,8 +80,7 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
     step = AdaptiveStep() if step is None else step
     if not isinstance(step, (AdaptiveStep, SGD)):
         raise TypeError("step must be lpgx.AdaptiveStep(...) or lpgx.SGD(lr) (the constant-step variant)")
-    if iterate not in ("last", "random"):
-        raise ValueError(f"iterate must be 'last' or 'random', got {iterate!r}")
+    iterate = v.option(iterate, "iterate", ("last", "random"))
     gen = _rng.generator(rng)
     cfg = _core.AlgoConfig()
     cfg.kind = getattr(_core.AlgoKind, kind)
@@ -93,7 +92,7 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
     cfg.optimizer = opt
     cfg.m = v.positive_int(m, "m")
     cfg.mix = v.finite_float(mix, "mix", 0.0, 1.0)
-    cfg.resample = bool(resample)
+    cfg.resample = v.flag(resample, "resample")
     pairs = _eval_pairs(eval, task, model)
     cfg.eval_every = v.positive_int(eval_every, "eval_every") if pairs is not None else 0
     if eps is not None:

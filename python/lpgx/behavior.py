@@ -25,6 +25,15 @@ class Behavior:
     m: int = 1
     base: Optional[LinearARModel] = None
 
+    def __post_init__(self) -> None:
+        v.option(self.kind, "kind", KINDS)
+        v.finite_float(self.eps, "eps", 0.0, 1.0)
+        v.positive_int(self.m, "m")
+        if self.base is not None:
+            check_model(self.base, "base")
+        elif self.kind in ("frozen", "base_uniform_seq", "base_uniform_token"):
+            raise ValueError(f"behavior {self.kind!r} needs a base model")
+
     @classmethod
     def on_policy(cls) -> "Behavior":
         """The current policy p_w."""
@@ -48,8 +57,7 @@ class Behavior:
     @classmethod
     def base_uniform(cls, base: LinearARModel, weight: float = 0.5, per: str = "sequence") -> "Behavior":
         """(1−weight)·q0 + weight·Uniform, mixed per ``"sequence"`` (Unif(Y^N)) or per ``"token"``."""
-        if per not in ("sequence", "token"):
-            raise ValueError(f"per must be 'sequence' or 'token', got {per!r}")
+        v.option(per, "per", ("sequence", "token"))
         kind = "base_uniform_seq" if per == "sequence" else "base_uniform_token"
         return cls(kind, eps=v.finite_float(weight, "weight", 0.0, 1.0), base=check_model(base, "base").copy())
 

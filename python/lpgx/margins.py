@@ -38,7 +38,7 @@ def margins(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int] = Non
     y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size)
     gap, phi2 = _core.margin_gaps(*model._args(), x, y, v.n_threads(n_threads))
     R = float(np.sqrt(phi2.max()))
-    w_norm = float(np.linalg.norm(model.w))
-    denom = w_norm * R
-    margin = gap / denom if denom > 0 else np.zeros_like(gap)
+    big = float(np.abs(model.w).max())
+    w_norm = big * float(np.linalg.norm(model.w / big)) if big > 0 else 0.0  # no overflow at |w| ~ 1e300
+    margin = gap / w_norm / R if w_norm > 0 and R > 0 else np.zeros_like(gap)
     return Margins(margin=margin, gap=gap, R=R, w_norm=w_norm)

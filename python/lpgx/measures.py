@@ -5,6 +5,7 @@ All likelihoods are exact per context (the model is tractable) and handled in lo
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -33,9 +34,12 @@ def quantile_of_log_values(log_values: ArrayLike, eps: ArrayLike, log: bool = Fa
 
     With sorted values v_(1) ≤ … ≤ v_(n), P̂(q ≤ α) ≤ ε iff fewer than ⌊εn⌋ + 1 values are
     ≤ α, so the supremum is v_(⌊εn⌋+1) (and 1 when ⌊εn⌋ = n)."""
-    lv = v.float_array(np.asarray(log_values, dtype=float), "log_values", (None,)) \
-        if np.all(np.isfinite(log_values)) else _with_neg_inf(log_values)
-    e = np.asarray(eps, dtype=float)
+    lv = v.real_values(log_values, "log_values")
+    if lv.ndim != 1 or lv.size == 0:
+        raise ValueError(f"log_values must be a non-empty 1-D array, got shape {lv.shape}")
+    if np.isnan(lv).any() or np.isposinf(lv).any():
+        raise ValueError("log_values contains NaN or +inf")
+    e = v.real_values(eps, "eps")
     if not np.all(np.isfinite(e)) or np.any(e < 0) or np.any(e > 1):
         raise ValueError("eps must lie in [0, 1]")
     n = lv.size
@@ -44,15 +48,6 @@ def quantile_of_log_values(log_values: ArrayLike, eps: ArrayLike, log: bool = Fa
     out = np.where(m >= n, 0.0, srt[np.minimum(m, n - 1)])
     out = out if log else np.exp(out)
     return float(out) if out.ndim == 0 else out
-
-
-def _with_neg_inf(log_values: ArrayLike) -> np.ndarray:
-    a = np.asarray(log_values, dtype=float)
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"log_values must be a non-empty 1-D array, got shape {a.shape}")
-    if np.isnan(a).any() or np.isposinf(a).any():
-        raise ValueError("log_values contains NaN or +inf")
-    return a
 
 
 def likelihood_quantile(model: LinearARModel, x: ArrayLike, y: ArrayLike, eps: ArrayLike,
@@ -70,7 +65,7 @@ def token_likelihood_quantile(model: LinearARModel, x: ArrayLike, y: ArrayLike, 
 
 
 def _alphas(alpha: ArrayLike, log_alpha: bool) -> np.ndarray:
-    a = np.asarray(alpha, dtype=float)
+    a = v.real_values(alpha, "alpha")
     if np.isnan(a).any():
         raise ValueError("alpha contains NaN")
     if log_alpha:
@@ -96,7 +91,7 @@ def coverage(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLike,
 def alpha_tail(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLike,
                n_threads: Optional[int] = None) -> FloatOrArray:
     """α · P_x(q(y*|x) > α)."""
-    a = np.asarray(alpha, dtype=float)
+    a = v.real_values(alpha, "alpha")
     out = a * (1.0 - np.asarray(coverage(model, x, y, a, n_threads=n_threads)))
     return float(out) if np.ndim(out) == 0 else out
 
@@ -104,7 +99,8 @@ def alpha_tail(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLik
 def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> FloatOrArray:
     """Unbiased pass@k from n samples with c correct: 1 − C(n−c, k)/C(n, k).
 
-    Computed as 1 − Π_{i=n−c+1}^{n} (1 − k/i), stable for large n; broadcasts."""
+    Computed as 1 − Π_{i=n−c+1}^{n} (1 − k/i) or, with fewer factors, the equal
+    1 − Π_{j=0}^{k−1} (1 − c/(n−j)): exact to rounding, in memory bounded whatever n; broadcasts."""
     n_, c_, k_ = (np.asarray(a) for a in (n, c, k))
     for name, a in (("n", n_), ("c", c_), ("k", k_)):
         if a.dtype.kind not in "iu":
@@ -115,12 +111,26 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> FloatOrArray:
     out = np.empty(n_.shape)
     for idx in np.ndindex(n_.shape):
         ni, ci, ki = int(n_[idx]), int(c_[idx]), int(k_[idx])
-        if ni - ci < ki:
-            out[idx] = 1.0
-        else:
-            i = np.arange(ni - ci + 1, ni + 1, dtype=float)
-            out[idx] = 1.0 - np.exp(np.log1p(-ki / i).sum())
+        out[idx] = 1.0 if ni - ci < ki else 1.0 - math.exp(_log_miss_ratio(ni, ci, ki))
     return float(out) if out.ndim == 0 else out
+
+
+def _log_miss_ratio(n: int, c: int, k: int, chunk: int = 1 << 20) -> float:
+    """log C(n−c, k)/C(n, k) as a sum of min(c, k) log-factors, in chunks."""
+    if c == 0:
+        return 0.0
+    if min(c, k) > 10**9:
+        raise ValueError("pass_at_k: min(c, k) above 1e9 is too large to evaluate exactly")
+    total = 0.0
+    if c <= k:  # Π_{i=n−c+1}^{n} (1 − k/i)
+        for lo in range(n - c + 1, n + 1, chunk):
+            i = np.arange(lo, min(lo + chunk, n + 1), dtype=float)
+            total += float(np.log1p(-k / i).sum())
+    else:       # Π_{j=0}^{k−1} (1 − c/(n−j))
+        for lo in range(0, k, chunk):
+            j = np.arange(lo, min(lo + chunk, k), dtype=float)
+            total += float(np.log1p(-c / (n - j)).sum())
+    return total
 
 
 def mc_likelihood(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_samples: int,

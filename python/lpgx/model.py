@@ -92,7 +92,7 @@ class LinearARModel:
         """A writable view of one block's weights: ``context`` W1 (d, k), ``prev_token``
         W2 (k, k) indexed [c, prev], ``position`` P (N, k), ``context_position`` C (d, N, k),
         ``bias`` b (k,)."""
-        if name not in self._offsets:
+        if not isinstance(name, str) or name not in self._offsets:
             raise KeyError(f"block {name!r} is not enabled in this model (blocks: {self.blocks})")
         off = self._offsets[name]
         shape = self._shapes[name]
@@ -127,14 +127,15 @@ class LinearARModel:
         Sequence b uses its own counter-based stream keyed by ``rng`` and b, so the
         result is identical for every ``n_threads``."""
         x = v.contexts(x, self.context_dim)
-        v.check_bytes(4.0 * x.shape[0] * self.seq_len, "the sampled tokens")
-        y, logp = _core.sample(*self._args(), x, _rng.key(rng), 0, bool(return_log_prob),
-                               v.n_threads(n_threads))
-        return (y, logp) if return_log_prob else y
+        with_logp = v.flag(return_log_prob, "return_log_prob")
+        v.check_bytes((12.0 if with_logp else 4.0) * x.shape[0] * self.seq_len, "the sampled tokens")
+        y, logp = _core.sample(*self._args(), x, _rng.key(rng), 0, with_logp, v.n_threads(n_threads))
+        return (y, logp) if with_logp else y
 
     def greedy(self, x: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """Greedy decoding y_i = argmax_c logit_i(c) (ties to the smallest token), (B, N)."""
         x = v.contexts(x, self.context_dim)
+        v.check_bytes(4.0 * x.shape[0] * self.seq_len, "the decoded tokens")
         return _core.greedy(*self._args(), x, v.n_threads(n_threads))
 
     def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = None,
@@ -150,8 +151,9 @@ class LinearARModel:
         if weights is not None:
             wts = v.float_array(weights, "weights", (B,) if np.ndim(weights) == 1 else (B, N))
             weights = np.ascontiguousarray(np.broadcast_to(wts[:, None], (B, N))) if wts.ndim == 1 else wts
+        with_logp = v.flag(return_log_prob, "return_log_prob")
         grad, logp = _core.grad_log_prob(*self._args(), x, y, weights, v.n_threads(n_threads))
-        return (grad, logp) if return_log_prob else grad
+        return (grad, logp) if with_logp else grad
 
     # -- persistence -------------------------------------------------------------------
     def config(self) -> Dict[str, Any]:

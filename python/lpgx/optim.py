@@ -27,12 +27,19 @@ class _Optimizer:
         raise NotImplementedError
 
     def _state_for(self, num_params: int) -> np.ndarray:
-        if self.state is None or self.state.shape != (num_params,):
-            if self.state is not None and self.state.size and np.any(self.state):
-                raise ValueError(f"optimizer state has {self.state.size} entries but the model has "
-                                 f"{num_params} parameters; use a new optimizer")
+        """The state array the core updates in place (created at the first use)."""
+        if self.state is None:
             self.state = np.zeros(num_params)
-        return self.state
+            return self.state
+        st = self.state
+        if not isinstance(st, np.ndarray) or st.dtype != np.float64 or st.ndim != 1 or not st.flags.c_contiguous:
+            raise TypeError("optimizer state must be a contiguous 1-D float64 array (or None)")
+        if st.shape != (num_params,):
+            raise ValueError(f"optimizer state has {st.size} entries but the model has {num_params} "
+                             f"parameters; use a new optimizer")
+        if not np.isfinite(st).all() or np.any(st < 0):
+            raise ValueError("optimizer state must be finite and >= 0")
+        return st
 
     def reset(self) -> None:
         """Forget the accumulated state."""

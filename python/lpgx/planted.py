@@ -71,7 +71,7 @@ class FiniteTask:
 
 def planted_weight(alpha: Any, vocab_size: int, seq_len: int) -> np.ndarray:
     """β with τ = e^β/(e^β + k − 1) = α^{1/N}: the base weight that plants likelihood α."""
-    a = np.asarray(alpha, dtype=float)
+    a = v.real_values(alpha, "alphas")
     if np.any(~np.isfinite(a)) or np.any(a <= 0) or np.any(a >= 1):
         raise ValueError("alphas must lie in (0, 1)")
     log_tau = np.log(a) / seq_len
@@ -93,7 +93,8 @@ def combination_lock(vocab_size: int, seq_len: int, num_contexts: int, alphas: O
     a = v.finite_float(teacher_weight, "teacher_weight", 0.0)
     if a <= 0:
         raise ValueError("teacher_weight must be > 0")
-    v.check_bytes(8.0 * M * M * N * k, "the combination lock's parameters")
+    # two models (teacher and base) of M·N·k·M weights, and the M × M contexts
+    v.check_bytes(8.0 * (2 * M * M * N * k + M * M), "the combination lock")
     codes = _rng.generator(rng).integers(0, k, size=(M, N)).astype(np.int32)
     contexts = np.eye(M)
     rows, pos = np.repeat(np.arange(M), N), np.tile(np.arange(N), M)
@@ -101,7 +102,7 @@ def combination_lock(vocab_size: int, seq_len: int, num_contexts: int, alphas: O
     teacher.block("context_position")[rows, pos, codes.ravel()] = a
     base = LinearARModel(k, N, M, blocks=("context_position",))
     if alphas is not None:
-        al = np.broadcast_to(np.asarray(alphas, dtype=float), (M,))
+        al = np.broadcast_to(v.real_values(alphas, "alphas"), (M,))
         beta = planted_weight(al, k, N)
         base.block("context_position")[rows, pos, codes.ravel()] = np.repeat(beta, N)
     return FiniteTask(contexts, codes, k, masses, teacher), base
@@ -111,7 +112,7 @@ def staircase(vocab_size: int, seq_len: int, alphas: Sequence[float], masses: Op
               teacher_weight: float = 1.0, rng: _rng.RNGLike = None) -> Tuple[FiniteTask, LinearARModel]:
     """A combination lock with one context per entry of ``alphas`` (base likelihood α_j, mass
     p_j): the base model's likelihood CDF, and so its LQ, is a staircase."""
-    al = np.asarray(alphas, dtype=float)
+    al = v.real_values(alphas, "alphas")
     if al.ndim != 1 or al.size == 0:
         raise ValueError("alphas must be a non-empty 1-D sequence")
     return combination_lock(vocab_size, seq_len, al.size, alphas=al, masses=masses,

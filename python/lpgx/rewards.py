@@ -94,8 +94,7 @@ class CallableReward(_Reward):
     def __init__(self, fn: Callable[[np.ndarray, np.ndarray], Any], kind: str = "outcome") -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        v.option(kind, "kind", KINDS)
         super().__init__()
         self.fn = fn
         self.kind = kind
@@ -116,10 +115,12 @@ RewardLike = Union[_Reward, str]
 def make_reward(reward: RewardLike) -> _Reward:
     if isinstance(reward, _Reward):
         return reward
+    if callable(reward):
+        raise TypeError("reward: wrap a reward function in lpgx.CallableReward(fn, kind=...)")
+    if not isinstance(reward, str):
+        raise TypeError(f"reward must be 'outcome', 'process' or a reward object, got {type(reward).__name__}")
     if reward == "outcome":
         return OutcomeReward()
     if reward == "process":
         return ProcessReward()
-    if callable(reward):
-        raise TypeError("wrap a reward function in lpgx.CallableReward(fn, kind=...)")
     raise ValueError(f"reward must be 'outcome', 'process' or a reward object, got {reward!r}")

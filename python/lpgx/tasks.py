@@ -42,13 +42,12 @@ class TeacherTask:
         self.context_dim = v.positive_int(context_dim, "context_dim")
         self.vocab_size = v.positive_int(vocab_size, "vocab_size")
         self.seq_len = v.positive_int(seq_len, "seq_len")
-        if inputs not in INPUTS:
-            raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
-        self.inputs = inputs
+        self.inputs = v.option(inputs, "inputs", INPUTS)
         self.num_mix = v.positive_int(num_mix, "num_mix")
         self.sigma = v.finite_float(sigma, "sigma", 0.0)
         gen = _rng.generator(rng)
         d, k = self.context_dim, self.vocab_size
+        v.check_bytes(8.0 * 2 * (k * d + k * k), "the teacher's weights")
         w1_star = gen.standard_normal((k, d))  # the paper's W1* is k×d
         w2_star = gen.standard_normal((k, k))
         if tuple(teacher_blocks) not in (("context", "prev_token"), ("context",)):

@@ -149,10 +149,14 @@ def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], b
     return result()
 
 
-def _base_config(steps: int, batch_size: int, rng: Any, n_threads: Optional[int]) -> Tuple[Any, int]:
+def _base_config(steps: int, batch_size: int, rng: Any, n_threads: Optional[int], model: LinearARModel
+                 ) -> Tuple[Any, int]:
     cfg = _core.TrainConfig()
     cfg.steps = v.positive_int(steps, "steps", minimum=0)
     cfg.batch = v.positive_int(batch_size, "batch_size")
+    # the loop's per-step buffers (contexts, tokens, advantages) and the per-step records
+    v.check_bytes(cfg.batch * (8.0 * model.context_dim + 24.0 * model.seq_len), "a batch of this size")
+    v.check_bytes(32.0 * cfg.steps, "the per-step records")
     seed = _rng.key(rng)
     cfg.seed = seed
     cfg.n_threads = v.n_threads(n_threads)
@@ -184,7 +188,7 @@ def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256,
     model = check_model(model)
     task = check_task(task, model)
     opt = make_optimizer(optimizer)
-    cfg, seed = _base_config(steps, batch_size, rng, n_threads)
+    cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
     cfg.reward.kind = _core.RewardKind.none
     behavior = Behavior.teacher_forcing()
     cfg.behavior = behavior._core_config()
@@ -218,9 +222,9 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
     if beh.kind == "best_of_m" and rew.kind != "process":
         raise ValueError("best_of_m exploration needs a process reward")
     opt = make_optimizer(optimizer)
-    cfg, seed = _base_config(steps, batch_size, rng, n_threads)
+    cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
     cfg.reward = rew._core_spec()
-    cfg.baseline = (rew.kind == "outcome") if baseline is None else bool(baseline)
+    cfg.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
     cfg.behavior = beh._core_config()
     cfg.optimizer = opt._core_config()
     cfg.test_every = v.positive_int(test_every, "test_every")
@@ -254,7 +258,7 @@ def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLik
     else:
         rew = make_reward(reward)
         cfg.reward = rew._core_spec()
-        cfg.baseline = (rew.kind == "outcome") if baseline is None else bool(baseline)
+        cfg.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
     mean_r, queries = _core.learn_from(*model._args(), opt._state_for(model.num_params), x, y_star, y, cfg,
                                        _rng.key(rng), None if rew is None else rew._callable())
     if rew is not None:
