@@ -33,7 +33,7 @@ void bind_algorithms(py::module_& m) {
          std::optional<CArray<std::int32_t>> finite_y, std::optional<unsigned> base_blocks,
          std::optional<CArray<double>> base_w, const AlgoConfig& cfg, std::optional<CArray<double>> eval_x,
          std::optional<CArray<std::int32_t>> eval_y, CArray<double> w_snapshot, CArray<std::int64_t> done,
-         py::object progress) {
+         py::object progress, py::dict records) {
         const Spec spec = make_spec(k, N, d, blocks, w);
         require(cfg.steps >= 0 && cfg.m >= 1 && cfg.n_threads >= 1, "invalid steps, m or n_threads");
         require(cfg.mix >= 0.0 && cfg.mix <= 1.0, "mix must lie in [0, 1]");
@@ -59,29 +59,40 @@ void bind_algorithms(py::module_& m) {
           st.eval_y = eval_y->data();
         }
         const auto hook = python_hook(done.mutable_data(), progress);
-        {
+        st.poll = [] {
+          py::gil_scoped_acquire gil;
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        };
+        // The records of the steps completed, also when the run is interrupted or fails.
+        auto publish = [&] {
+          const Index rows = st.n_eval > 0 ? std::min<Index>(Index(st.eval_steps.size()),
+                                                             Index(st.eval_log_lik.size()) / st.n_eval)
+                                           : Index(st.eval_steps.size());
+          CArray<double> eval_out({rows, st.n_eval});
+          std::copy(st.eval_log_lik.begin(), st.eval_log_lik.begin() + rows * st.n_eval, eval_out.mutable_data());
+          records["steps_done"] = st.steps_done;
+          records["target_step"] = st.target_step;
+          records["queries"] = py::array(py::cast(st.queries)).attr("astype")("int64");
+          records["success"] = py::array(py::cast(st.success)).attr("astype")("bool");
+          records["expected_mistakes"] = py::array(py::cast(st.expected_mistakes)).attr("astype")("float64");
+          records["sample_mistakes"] = py::array(py::cast(st.sample_mistakes)).attr("astype")("int64");
+          records["eval_steps"] = py::array(py::cast(st.eval_steps)).attr("astype")("int64");
+          records["eval_log_lik"] = eval_out;
+        };
+        try {
           py::gil_scoped_release release;
           run_algorithm(spec, task, cfg, st, hook);
+        } catch (...) {
+          publish();
+          throw;
         }
-        const Index rows = Index(st.eval_steps.size());
-        CArray<double> eval_out({rows, st.n_eval});
-        std::copy(st.eval_log_lik.begin(), st.eval_log_lik.end(), eval_out.mutable_data());
-        py::dict out;
-        out["steps_done"] = st.steps_done;
-        out["target_step"] = st.target_step;
-        out["queries"] = py::array(py::cast(st.queries)).attr("astype")("int64");
-        out["success"] = py::array(py::cast(st.success)).attr("astype")("bool");
-        out["expected_mistakes"] = py::array(py::cast(st.expected_mistakes)).attr("astype")("float64");
-        out["sample_mistakes"] = py::array(py::cast(st.sample_mistakes)).attr("astype")("int64");
-        out["eval_steps"] = py::array(py::cast(st.eval_steps)).attr("astype")("int64");
-        out["eval_log_lik"] = eval_out;
-        return out;
+        publish();
       },
       py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(), py::arg("task_kind"),
       py::arg("num_mix"), py::arg("sigma"), py::arg("teacher_blocks"), py::arg("teacher_w"), py::arg("finite_x"),
       py::arg("finite_mass"), py::arg("finite_y"), py::arg("base_blocks"), py::arg("base_w"), py::arg("cfg"),
       py::arg("eval_x"), py::arg("eval_y"), py::arg("w_snapshot").noconvert(), py::arg("done").noconvert(),
-      py::arg("progress"));
+      py::arg("progress"), py::arg("records"));
 }
 
 }  // namespace lpgx::bind

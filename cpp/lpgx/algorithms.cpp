@@ -35,7 +35,7 @@ void sample_mixture(const Policy& q0, SeqState& st, double mix, std::int32_t* y,
 // Up to m tokens at position i (prefix y*_<i) from (1−λ)q0(·|prefix) + λ·Unif(Y) until one
 // equals y*_i; returns whether one did, adding one query per draw.
 bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, int i, int m, double mix,
-                   Philox& rng, std::int64_t* queries) {
+                   Philox& rng, std::int64_t* queries, const std::function<void()>& poll) {
   const Spec& s = q0.spec();
   q0.logits(st, i, i ? ystar[i - 1] : -1, st.logits.data());
   LogNorm norm;
@@ -46,6 +46,7 @@ bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, in
                                       : draw_token(st.p.data(), s.k, rng.uniform() * z);
     ++*queries;
     if (c == ystar[i]) return true;
+    if (poll && *queries % kPollQueries == 0) poll();
   }
   return false;
 }
@@ -132,6 +133,7 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, Al
           sample_mixture(*st.base, base_st, cfg.mix, y.data(), rng);
           ++queries;
           found = first_error(y.data(), ystar.data(), N) == N;
+          if (st.poll && queries % kPollQueries == 0) st.poll();
         }
         break;
       case AlgoConfig::kPGProcess: {
@@ -139,7 +141,7 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, Al
         ++queries;
         int verified = first_error(y.data(), ystar.data(), N);
         while (verified < N &&
-               explore_token(*st.base, base_st, ystar.data(), verified, cfg.m, cfg.mix, rng, &queries)) {
+               explore_token(*st.base, base_st, ystar.data(), verified, cfg.m, cfg.mix, rng, &queries, st.poll)) {
           ++verified;
           if (cfg.resample && verified < N) {  // the rest on-policy, one query reveals the next error
             std::copy(ystar.begin(), ystar.begin() + verified, y.begin());

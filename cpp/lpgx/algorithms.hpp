@@ -54,7 +54,12 @@ struct AlgoState {
   std::vector<std::int64_t> sample_mistakes;  // per step (kOnline): cumulative wrong own samples
   Index steps_done = 0;
   Index target_step = -1;           // first step whose evaluation met the target
+  // Called every kPollQueries queries inside a step (a step can take billions of draws
+  // off the base model's support); may throw to abandon the step, w untouched.
+  std::function<void()> poll;
 };
+
+constexpr std::int64_t kPollQueries = 1 << 16;
 
 using AlgoHook = std::function<bool(Index steps_done)>;
 

@@ -101,26 +101,34 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
         cfg.target_log_lik = float(np.log1p(-v.finite_float(eps, "eps", 0.0, 1.0)))
     cfg.random_iterate = int(gen.integers(0, cfg.steps + 1)) if iterate == "random" else -1
     snapshot, done = model.w.copy(), np.zeros(1, dtype=np.int64)
+    config = dict(algorithm=kind, steps=cfg.steps, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
+                  eps=eps, iterate=iterate, random_iterate=cfg.random_iterate, seed=cfg.seed,
+                  task=task.config(), model=model.config())
+    records: Dict[str, Any] = {}
     hook, bar = _progress_bar(progress, cfg.steps, 0, kind)
     t0 = time.perf_counter()
+
+    def result() -> AlgoResult:
+        target = int(records["target_step"])
+        return AlgoResult(records["queries"], records["success"], records["eval_steps"], records["eval_log_lik"],
+                          records["expected_mistakes"], records["sample_mistakes"], None if target < 0 else target,
+                          int(records["steps_done"]), time.perf_counter() - t0, config)
     try:
-        out = _core.run_algorithm(*model._args(), **task._core_task(),
-                                  base_blocks=None if base is None else base._mask,
-                                  base_w=None if base is None else base.w, cfg=cfg,
-                                  eval_x=None if pairs is None else pairs[0], eval_y=None if pairs is None else pairs[1],
-                                  w_snapshot=snapshot, done=done, progress=hook)
+        _core.run_algorithm(*model._args(), **task._core_task(),
+                            base_blocks=None if base is None else base._mask,
+                            base_w=None if base is None else base.w, cfg=cfg,
+                            eval_x=None if pairs is None else pairs[0], eval_y=None if pairs is None else pairs[1],
+                            w_snapshot=snapshot, done=done, progress=hook, records=records)
+    except BaseException as exc:  # Ctrl-C or a failing callback: the model holds the last completed step
+        if records:
+            exc.partial_result = result()  # type: ignore[attr-defined]
+        raise
     finally:
         if bar is not None:
             bar.close()
     if iterate == "random":
         model.w = snapshot
-    config = dict(algorithm=kind, steps=cfg.steps, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
-                  eps=eps, iterate=iterate, random_iterate=cfg.random_iterate, seed=cfg.seed,
-                  task=task.config(), model=model.config())
-    target = int(out["target_step"])
-    return AlgoResult(out["queries"], out["success"], out["eval_steps"], out["eval_log_lik"],
-                      out["expected_mistakes"], out["sample_mistakes"], None if target < 0 else target,
-                      int(out["steps_done"]), time.perf_counter() - t0, config)
+    return result()
 
 
 def sgd_adaptive(model: LinearARModel, task: Any, steps: int, step: Optional[_Optimizer] = None,

@@ -70,7 +70,10 @@ class TrainResult:
     def load(cls, path: Any) -> "TrainResult":
         from ._io import load_npz
         arrays, meta = load_npz(path, "TrainResult")
-        return cls(**arrays, seconds=meta["seconds"], steps_done=meta["steps_done"], config=meta["config"])
+        try:
+            return cls(**arrays, seconds=meta["seconds"], steps_done=meta["steps_done"], config=meta["config"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a complete TrainResult file ({exc})") from None
 
 
 def _pairs(value: Any, name: str, model: LinearARModel) -> Optional[Pairs]:
