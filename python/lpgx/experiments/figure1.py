@@ -20,13 +20,13 @@ from ..model import LinearARModel
 from ..optim import Adagrad
 from ..tasks import TeacherTask
 from ..training import TrainResult, post_train, pretrain
-from ._artifacts import load_artifact, save_artifact
+from ._artifacts import finish, load_artifact, save_artifact, settings
 
 PAPER = dict(context_dim=32, vocab_size=32, seq_len=128, num_mix=32, sigma=0.05, pre_steps=1000, pre_batch=256,
              pre_lr=0.1, post_steps=4000, post_batch=1024, post_lr=0.1, test_size=1024, test_every=50,
              track_every=1, off_support=1e-12, rewards=("outcome", "process"))
 # A smaller setting that still shows the gap in well under a minute on two cores.
-QUICK = dict(PAPER, seq_len=64, pre_steps=300, post_steps=400, post_batch=256, test_size=512, test_every=25,
+QUICK = dict(seq_len=64, pre_steps=300, post_steps=400, post_batch=256, test_size=512, test_every=25,
              off_support=1e-6)
 
 
@@ -103,11 +103,7 @@ def figure1(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_thr
     """Reproduce Figure 1 (ORM vs PRM). Paper settings by default, ``quick=True`` for a
     small version; any setting can be overridden by keyword (see ``PAPER``). With ``out``,
     saves ``figure1.npz`` + ``figure1.json`` (and the plots if matplotlib is installed)."""
-    base_cfg = QUICK if quick else PAPER
-    unknown = set(overrides) - set(base_cfg)
-    if unknown:
-        raise TypeError(f"figure1: unknown settings {sorted(unknown)}; known: {sorted(base_cfg)}")
-    cfg = dict(base_cfg, **overrides, seed=int(seed), quick=bool(quick))
+    cfg = dict(settings(PAPER, QUICK, quick, overrides, "figure1"), seed=int(seed))
     cfg["rewards"] = list(cfg["rewards"])
     ss = np.random.SeedSequence(int(seed))
     task_rng, pre_rng, test_rng, post_rng = ss.spawn(4)
@@ -129,13 +125,4 @@ def figure1(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_thr
                                   test_every=cfg["test_every"], track=centres, track_every=cfg["track_every"],
                                   progress=progress, n_threads=n_threads)
     cfg["total_seconds"] = time.perf_counter() - t0
-    result = Figure1Result(cfg, base_ll, pre, post)
-    if out is not None:
-        out = Path(out)
-        result.save(out)
-        if plot:
-            try:
-                result.plot(out)
-            except ImportError:
-                pass
-    return result
+    return finish(Figure1Result(cfg, base_ll, pre, post), out, plot)

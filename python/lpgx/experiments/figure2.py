@@ -18,11 +18,11 @@ from ..model import LinearARModel
 from ..optim import Adagrad
 from ..tasks import TeacherTask
 from ..training import pretrain
-from ._artifacts import load_artifact, save_artifact
+from ._artifacts import finish, load_artifact, save_artifact, settings
 
 PAPER = dict(context_dim=32, vocab_size=10, seq_len=100, phases=10, phase_steps=500, batch_size=256, lr=1.0,
              eval_size=16384)
-QUICK = dict(PAPER, phases=5, phase_steps=100, eval_size=4096)
+QUICK = dict(phases=5, phase_steps=100, eval_size=4096)
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,7 @@ class Figure2Result:
 def figure2(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_threads: Optional[int] = None,
             progress: bool = False, plot: bool = True, **overrides: Any) -> Figure2Result:
     """Reproduce the synthetic Figure 2: LQ of the pre-trained model after each phase."""
-    base_cfg = QUICK if quick else PAPER
-    unknown = set(overrides) - set(base_cfg)
-    if unknown:
-        raise TypeError(f"figure2: unknown settings {sorted(unknown)}; known: {sorted(base_cfg)}")
-    cfg = dict(base_cfg, **overrides, seed=int(seed), quick=bool(quick))
+    cfg = dict(settings(PAPER, QUICK, quick, overrides, "figure2"), seed=int(seed))
     ss = np.random.SeedSequence(int(seed))
     task_rng, eval_rng, *phase_rngs = ss.spawn(2 + cfg["phases"])
     t0 = time.perf_counter()
@@ -77,12 +73,4 @@ def figure2(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_thr
         steps.append((p + 1) * cfg["phase_steps"])
         log_lik.append(model.log_prob(x, y, n_threads=n_threads))
     cfg["total_seconds"] = time.perf_counter() - t0
-    result = Figure2Result(cfg, np.array(steps), np.array(log_lik))
-    if out is not None:
-        result.save(out)
-        if plot:
-            try:
-                result.plot(out)
-            except ImportError:
-                pass
-    return result
+    return finish(Figure2Result(cfg, np.array(steps), np.array(log_lik)), out, plot)

@@ -31,7 +31,7 @@ from ..model import LinearARModel
 from ..optim import SGD
 from ..planted import FiniteTask, combination_lock, staircase
 from ..tasks import TeacherTask
-from ._artifacts import load_artifact, save_artifact
+from ._artifacts import finish, load_artifact, save_artifact, settings
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -173,34 +173,11 @@ def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: i
                  progress=progress).rows
 
 
-def _finish(result: RateResult, out: Optional[Any], plot: bool) -> RateResult:
-    if out is not None:
-        result.save(out)
-        if plot:
-            try:
-                result.plot(out)
-            except ImportError:
-                pass
-    return result
-
-
-def _settings(defaults: Dict[str, Any], quick_changes: Dict[str, Any], quick: bool, overrides: Dict[str, Any],
-              name: str) -> Dict[str, Any]:
-    base = dict(defaults, **quick_changes) if quick else dict(defaults)
-    unknown = set(overrides) - set(base)
-    if unknown:
-        raise TypeError(f"{name}: unknown settings {sorted(unknown)}; known: {sorted(base)}")
-    return dict(base, **overrides, quick=quick)
-
-
-Runner = Dict[str, Any]
-
-
 def rates_alpha(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
                 cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
                 ) -> RateResult:
     """Prediction 1: queries of outcome-reward PG grow like 1/α (slope in [0.8, 1.2])."""
-    cfg = _settings(dict(vocab_size=8, seq_len=8, alphas=list(np.logspace(-1, -5, 9)), eps=0.5, seeds=10,
+    cfg = settings(dict(vocab_size=8, seq_len=8, alphas=list(np.logspace(-1, -5, 9)), eps=0.5, seeds=10,
                          max_steps=10**7),
                     dict(alphas=list(np.logspace(-1, -3.5, 6)), seeds=5), quick, overrides, "rates_alpha")
     rows = _run(cell_alpha, {"alpha": [float(a) for a in cfg["alphas"]], "vocab_size": [cfg["vocab_size"]],
@@ -212,7 +189,7 @@ def rates_alpha(out: Optional[Any] = None, quick: bool = False, backend: str = "
     res.fits["log queries vs log 1/alpha"] = fit
     res.checks["slope in [0.8, 1.2]"] = 0.8 <= fit.slope <= 1.2
     res.checks["all runs reached the target"] = bool(all(r["reached"] for r in rows))
-    return _finish(res, out, plot)
+    return finish(res, out, plot)
 
 
 def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
@@ -226,7 +203,7 @@ def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = 
     compare growth at a fixed margin. Checks: the ORM slope of ln(queries·γ²) against N is
     within 15% of ln k; the PRM's queries·γ² grow no faster than N log N (log-log slope
     against N ln N at most 1). The raw-query slopes are reported too."""
-    cfg = _settings(dict(vocab_size=3, seq_lens=list(range(2, 11)), eps=0.5, seeds=10, max_steps=10**7),
+    cfg = settings(dict(vocab_size=3, seq_lens=list(range(2, 11)), eps=0.5, seeds=10, max_steps=10**7),
                     dict(seq_lens=list(range(2, 9)), seeds=5), quick, overrides, "rates_length")
     Ns = list(cfg["seq_lens"])
     rows = _run(cell_length, {"seq_len": Ns, "reward": ["outcome", "process"], "vocab_size": [cfg["vocab_size"]],
@@ -248,7 +225,7 @@ def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = 
     res.checks["ORM slope within 15% of ln k"] = bool(abs(fo.slope / lnk - 1) <= 0.15)
     res.checks["PRM no faster than N log N"] = bool(fpn.slope <= 1.0)
     res.checks["all runs reached the target"] = bool(all(r["reached"] for r in rows))
-    return _finish(res, out, plot)
+    return finish(res, out, plot)
 
 
 def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
@@ -256,7 +233,7 @@ def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "lo
               ) -> RateResult:
     """Prediction 3: adaptive-step SGD's error at a fixed budget does not grow with N
     (within a factor 2 from the smallest to the largest N); the constant step's does."""
-    cfg = _settings(dict(context_dim=16, vocab_size=4, seq_lens=[8, 16, 32, 64, 128], budget=30000, pool=300,
+    cfg = settings(dict(context_dim=16, vocab_size=4, seq_lens=[8, 16, 32, 64, 128], budget=30000, pool=300,
                          seeds=4),
                     dict(seq_lens=[8, 32, 128], seeds=2), quick, overrides, "rates_sgd")
     Ns = list(cfg["seq_lens"])
@@ -273,7 +250,7 @@ def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "lo
     res.notes["constant error ratio largest/smallest N"] = f"{mc[-1] / mc[0]:.3f}"
     res.checks["adaptive within a factor 2 over N"] = ma.max() / ma.min() <= 2.0
     res.checks["constant error grows with N"] = bool(np.all(np.diff(mc) > 0))
-    return _finish(res, out, plot)
+    return finish(res, out, plot)
 
 
 def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
@@ -281,7 +258,7 @@ def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = 
                  ) -> RateResult:
     """Prediction 4: online mistakes × γ² roughly constant (within a factor 2) over a 4×
     range of γ (γ = 1/√(M N) varied through the number of contexts M)."""
-    cfg = _settings(dict(vocab_size=3, seq_len=3, num_contexts=[1, 2, 4, 8, 16], rounds_per_context=4000, seeds=6),
+    cfg = settings(dict(vocab_size=3, seq_len=3, num_contexts=[1, 2, 4, 8, 16], rounds_per_context=4000, seeds=6),
                     dict(num_contexts=[1, 4, 16], rounds_per_context=2000, seeds=3), quick, overrides, "rates_online")
     Ms = list(cfg["num_contexts"])
     rows = _run(cell_online, {"num_contexts": Ms, "vocab_size": [cfg["vocab_size"]], "seq_len": [cfg["seq_len"]],
@@ -294,7 +271,7 @@ def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = 
     scaled = mist.mean(1) * gam**2
     res.notes["mistakes*gamma^2 per gamma"] = ", ".join(f"{s:.1f}" for s in scaled)
     res.checks["mistakes*gamma^2 within a factor 2"] = scaled.max() / scaled.min() <= 2.0
-    return _finish(res, out, plot)
+    return finish(res, out, plot)
 
 
 def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "loky", n_jobs: Optional[int] = None,
@@ -310,7 +287,7 @@ def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "l
     stairs 100× apart any c in [5, 150] predicts the same). The predicted error is the mass
     of the contexts that are not, i.e. ε with LQ_{q0}(ε) ≈ c/Q."""
     k, N = 4, 10
-    cfg = _settings(dict(vocab_size=k, seq_len=N, alphas=[0.3, 3e-3, 3e-5, 1.01 * k**-N],
+    cfg = settings(dict(vocab_size=k, seq_len=N, alphas=[0.3, 3e-3, 3e-5, 1.01 * k**-N],
                          masses=[0.25, 0.25, 0.25, 0.25], budgets=[1, 100, 10000], steps=2000, successes=30,
                          seeds=4),
                     dict(seeds=2), quick, overrides, "lq_barrier")
@@ -326,7 +303,7 @@ def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "l
     res.notes["error measured per m"] = ", ".join(f"{e:.3f}" for e in measured)
     res.notes["predicted (mass below the LQ at the budget) per m"] = ", ".join(f"{p:.3f}" for p in predicted)
     res.checks["error within 0.1 of the predicted mass"] = bool(np.all(np.abs(measured - predicted) <= 0.1))
-    return _finish(res, out, plot)
+    return finish(res, out, plot)
 
 
 def predicted_barrier_error(alphas: np.ndarray, masses: np.ndarray, m: int, steps: int, successes: float) -> float:
