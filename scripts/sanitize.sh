@@ -44,7 +44,8 @@ if [[ ! -e "$LIBASAN" ]]; then
   exit 2
 fi
 LIBASAN=$(readlink -f "$LIBASAN")
-if [[ -z "$CORE" ]] || ! ldd "$CORE" | grep -q libasan || ! ldd "$CORE" | grep -q libubsan; then
+LINKED=$( [[ -n "$CORE" ]] && ldd "$CORE" || true )  # (not `ldd | grep -q`: SIGPIPE + pipefail)
+if [[ -z "$CORE" || "$LINKED" != *libasan* || "$LINKED" != *libubsan* ]]; then
   echo "error: $CORE is not linked against libasan/libubsan: was it built with LPGX_SANITIZE=ON?" >&2
   exit 2
 fi

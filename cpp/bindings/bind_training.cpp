@@ -16,7 +16,11 @@ RewardCallback python_reward(const py::object& fn, bool process, int d, int N) {
     std::copy(x, x + B * d, xa.mutable_data());
     std::copy(y, y + B * N, ya.mutable_data());
     py::object out = fn(xa, ya);
-    auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(out);
+    const py::array raw = py::array::ensure(out);
+    const char kind = raw ? raw.dtype().kind() : 'O';
+    if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
+      throw py::type_error("reward callable must return real numbers (an int, float or bool array)");
+    auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(raw);
     if (!arr) throw py::type_error("reward callable must return a numeric array");
     const Index want = process ? B * N : B;
     const bool shape_ok = process ? (arr.ndim() == 2 && arr.shape(0) == B && arr.shape(1) == N)

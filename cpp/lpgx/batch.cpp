@@ -117,7 +117,8 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
         if (c != yb[i]) g = std::min(g, w.logits[yb[i]] - w.logits[c]);
       r2 = std::max(r2, s.feature_norm2(x2, i));
     }
-    if (std::isnan(g)) { err.set(kNonFinite); return; }  // +inf when k = 1: no competitor
+    // +inf is legitimate when k = 1 (no competitor); otherwise a gap beyond float64
+    if (std::isnan(g) || (s.k > 1 && !std::isfinite(g))) { err.set(kNonFinite); return; }
     gap[b] = g;
     phi_norm2[b] = r2;
   });

@@ -37,8 +37,8 @@ def quantile_of_log_values(log_values: ArrayLike, eps: ArrayLike, log: bool = Fa
     lv = v.real_values(log_values, "log_values")
     if lv.ndim != 1 or lv.size == 0:
         raise ValueError(f"log_values must be a non-empty 1-D array, got shape {lv.shape}")
-    if np.isnan(lv).any() or np.isposinf(lv).any():
-        raise ValueError("log_values contains NaN or +inf")
+    if np.isnan(lv).any() or np.any(lv > 0):
+        raise ValueError("log_values must be log-likelihoods: <= 0 and not NaN")
     e = v.real_values(eps, "eps")
     if not np.all(np.isfinite(e)) or np.any(e < 0) or np.any(e > 1):
         raise ValueError("eps must lie in [0, 1]")
