@@ -17,7 +17,7 @@ void sample_suffix(const Policy& pol, SeqState& st, int from, std::int32_t* y, P
   for (int i = from; i < s.N; ++i) {
     pol.logits(st, i, i ? y[i - 1] : -1, st.logits.data());
     LogNorm norm;
-    if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm)) throw std::domain_error(kNonFinite);
+    if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm, !st.safe)) throw std::domain_error(kNonFinite);
     y[i] = draw_token(st.p.data(), s.k, rng.uniform() * norm.z);
   }
 }
@@ -39,7 +39,7 @@ bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, in
   const Spec& s = q0.spec();
   q0.logits(st, i, i ? ystar[i - 1] : -1, st.logits.data());
   LogNorm norm;
-  if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm)) throw std::domain_error(kNonFinite);
+  if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm, !st.safe)) throw std::domain_error(kNonFinite);
   const double z = norm.z;
   for (int t = 0; t < m; ++t) {
     const int c = rng.uniform() < mix ? static_cast<int>(rng.below(std::uint32_t(s.k)))

@@ -15,17 +15,19 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
     SeqState w(s.k);
     Philox rng(key, stream0 + std::uint64_t(b));
     pol.begin(x + b * s.d, w);
+    if (logp) w.begin_log_probs(s.N);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, prev, w.logits.data());
       LogNorm norm;
-      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
+      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
       // p is unnormalised: scale the uniform by z instead of dividing p.
       const int c = draw_token(w.p.data(), s.k, rng.uniform() * norm.z);
       y[b * s.N + i] = c;
-      if (logp) logp[b * s.N + i] = norm.log_prob(w.logits[c]);
+      if (logp) w.record(i, w.logits[c], norm);
       prev = c;
     }
+    if (logp) w.write_log_probs(logp + b * s.N);
   });
   err.rethrow();
 }
@@ -38,12 +40,14 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
     SeqState w(s.k);
     const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
+    w.begin_log_probs(s.N);
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
       LogNorm norm;
-      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
-      out[b * s.N + i] = norm.log_prob(w.logits[yb[i]]);
+      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
+      w.record(i, w.logits[yb[i]], norm);
     }
+    w.write_log_probs(out + b * s.N);
   });
   err.rethrow();
 }
@@ -57,7 +61,7 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, prev, w.logits.data());
-      if (!all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
+      if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
       int best = 0;  // ties go to the smallest token
       for (int c = 1; c < s.k; ++c)
         if (w.logits[c] > w.logits[best]) best = c;
@@ -78,14 +82,15 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     SeqState w(s.k);
     GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
-    const std::int32_t* yb = y + b * s.N;
-    pol.begin(x + b * s.d, w);
+      const std::int32_t* yb = y + b * s.N;
+      pol.begin(x + b * s.d, w);
+      if (token_logp) w.begin_log_probs(s.N);
       g.begin_sequence();
       for (int i = 0; i < s.N; ++i) {
         pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
         LogNorm norm;
-        if (!softmax(w.logits.data(), w.p.data(), s.k, norm)) { err.set(kNonFinite); return; }
-        if (token_logp) token_logp[b * s.N + i] = norm.log_prob(w.logits[yb[i]]);
+        if (!softmax(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
+        if (token_logp) w.record(i, w.logits[yb[i]], norm);
         const double a = weights ? weights[b * s.N + i] : 1.0;
         if (a == 0.0) continue;
         // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p)
@@ -94,6 +99,7 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
         g.add(w.x.data(), i, i ? yb[i - 1] : -1, w.p.data());
       }
       g.end_sequence(w.x.data());
+      if (token_logp) w.write_log_probs(token_logp + b * s.N);
     }
   });
   err.rethrow();
@@ -112,7 +118,7 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
     double g = std::numeric_limits<double>::infinity(), r2 = 0.0;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-      if (!all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
+      if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
       for (int c = 0; c < s.k; ++c)
         if (c != yb[i]) g = std::min(g, w.logits[yb[i]] - w.logits[c]);
       r2 = std::max(r2, s.feature_norm2(x2, i));
@@ -139,7 +145,7 @@ void count_matches(const Policy& pol, const double* x, const std::int32_t* y, In
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
       LogNorm norm;
-      if (!softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k, norm)) { err.set(kNonFinite); return; }
+      if (!softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
     }
     std::int64_t hits = 0;
     for (Index r = 0; r < n_samples; ++r) {

@@ -37,7 +37,7 @@ void sample_behavior(const Behavior& beh, const Policy& current, const Policy* b
     for (int i = 0; i < N; ++i) {
       pol.logits(st, i, prev, st.logits.data());
       LogNorm norm;
-      if (!exp_shifted(st.logits.data(), st.p.data(), k, norm)) { err.set(kNonFinite); return; }
+      if (!exp_shifted(st.logits.data(), st.p.data(), k, norm, !st.safe)) { err.set(kNonFinite); return; }
       const double z = norm.z;
       int c;
       if (token_mix && rng.uniform() < beh.eps) {

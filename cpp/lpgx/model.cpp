@@ -1,5 +1,6 @@
 #include "model.hpp"
 
+#include <limits>
 #include <stdexcept>
 
 namespace lpgx {
@@ -34,12 +35,25 @@ Policy::Policy(const Spec& spec, const double* w)
     Eigen::Map<const RowMatrix> w2(w_.data() + spec_.off_prev, spec_.k, spec_.k);
     prev_t_ = w2.transpose();
   }
+  auto max_abs = [&](Index off, Index n) {
+    const auto seg = w_.segment(off, n);
+    return seg.allFinite() ? seg.cwiseAbs().maxCoeff() : std::numeric_limits<double>::quiet_NaN();
+  };
+  const Index k = spec_.k, d = spec_.d, N = spec_.N;
+  if (spec_.has(kContext) && d > 0) ctx_max_ += max_abs(spec_.off_context, d * k);
+  if (spec_.has(kContextPosition) && d > 0) ctx_max_ += max_abs(spec_.off_ctxpos, d * N * k);
+  if (spec_.has(kPrevToken)) rest_max_ += max_abs(spec_.off_prev, k * k);
+  if (spec_.has(kPosition)) rest_max_ += max_abs(spec_.off_position, N * k);
+  if (spec_.has(kBias)) rest_max_ += max_abs(spec_.off_bias, k);
 }
 
 void Policy::begin(const double* x, SeqState& st) const {
   const int k = spec_.k, d = spec_.d;
   const double* w = w_.data();
   st.x = Eigen::Map<const Eigen::VectorXd>(x, d);
+  // Logits below 1e300 in magnitude differ by less than the float64 range: no overflow.
+  const double bound = st.x.cwiseAbs().sum() * ctx_max_ + rest_max_;
+  st.safe = bound < 1e300;  // false for NaN
   st.base.setZero(k);
   if (spec_.has(kContext) && d > 0) {
     Eigen::Map<const RowMatrix> w1(w + spec_.off_context, d, k);
