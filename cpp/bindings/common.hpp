@@ -47,8 +47,9 @@ inline Spec make_spec(int k, int N, int d, unsigned blocks, const CArray<double>
 inline void check_tokens(const CArray<std::int32_t>& y, Index B, int N, int k) {
   check_shape(y, "y", {B, N});
   const std::int32_t* p = y.data();
-  for (Index i = 0, n = B * N; i < n; ++i)
-    require(p[i] >= 0 && p[i] < k, "y: token out of range");
+  bool ok = true;
+  for (Index i = 0, n = B * N; i < n; ++i) ok &= (p[i] >= 0) & (p[i] < k);
+  require(ok, "y: token out of range");
 }
 
 }  // namespace lpgx::bind

@@ -89,12 +89,13 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
       for (int i = 0; i < s.N; ++i) {
         pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
         LogNorm norm;
-        if (!softmax(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
+        if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
         if (token_logp) w.record(i, w.logits[yb[i]], norm);
         const double a = weights ? weights[b * s.N + i] : 1.0;
         if (a == 0.0) continue;
-        // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p)
-        for (int c = 0; c < s.k; ++c) w.p[c] *= -a;
+        // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p), with p = e/z: one division per token
+        const double scale = -a / norm.z;
+        for (int c = 0; c < s.k; ++c) w.p[c] *= scale;
         w.p[yb[i]] += a;
         g.add(w.x.data(), i, i ? yb[i - 1] : -1, w.p.data());
       }

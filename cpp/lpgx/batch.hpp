@@ -12,18 +12,11 @@ namespace lpgx {
 // Draws token c with probability p[c] / Σp from u uniform on [0, Σp).
 inline int draw_token(const double* p, int k, double u) {
   double acc = 0.0;
-  int c = 0;
-  // Whole blocks of 8 first (their sums vectorise); a sequential scan inside the block.
-  for (; c + 8 <= k; c += 8) {
-    const double block = ((p[c] + p[c + 1]) + (p[c + 2] + p[c + 3])) + ((p[c + 4] + p[c + 5]) + (p[c + 6] + p[c + 7]));
-    if (u < acc + block) break;
-    acc += block;
-  }
-  for (; c < k; ++c) {
+  for (int c = 0; c < k; ++c) {
     acc += p[c];
     if (u < acc) return c;
   }
-  for (c = k - 1; c >= 0; --c)  // rounding left u above the total: last token with mass
+  for (int c = k - 1; c >= 0; --c)  // rounding left u above the total: last token with mass
     if (p[c] > 0.0) return c;
   return k - 1;
 }
