@@ -20,8 +20,9 @@ Timing: for each implementation in turn, a 0.3 s pause (idle OpenBLAS/OpenMP wor
 threads of the previous one stop spinning), one warm-up call, then ``--repeats`` calls
 timed with ``time.perf_counter``. The table reports the best (min) and the median,
 tokens/s = B*N / best, and lpgx's speed-up (reference best time / lpgx best time) over
-each reference. The machine should be otherwise idle: the script measures how busy the
-CPUs were just before it starts and warns when other processes were using them.
+each reference. The machine should be otherwise idle: from /proc/stat the script measures
+the CPU share other processes used just before the start and while each row was timed,
+marks rows above 5 % with ``*`` and says which targets rest on such noisy rows.
 
 How to run (from the repository root, with lpgx and torch==2.13.0 installed)::
 
