@@ -224,6 +224,23 @@ def test_sigint_to_a_subprocess(tmp_path, kind):
     np.testing.assert_array_equal(state["w"], clean.w)
 
 
+def _sigint_exit_code(code):
+    """Runs `code` (which prints "running", then exits 0 on KeyboardInterrupt) in a child,
+    sends it SIGINT once it runs, and returns its exit code (None if it outlived the budget)."""
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "running"
+        time.sleep(DELAY + 0.2)
+        p.send_signal(signal.SIGINT)
+        return p.wait(timeout=BUDGET + 0.5)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_sigint_during_a_single_long_step():
     """One step that runs for seconds (m=1e8 off-support draws) must still honour Ctrl-C."""
     code = textwrap.dedent("""
@@ -237,19 +254,7 @@ def test_sigint_during_a_single_long_step():
             raise SystemExit(0)
         raise SystemExit(3)
     """)
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "running"
-        time.sleep(DELAY + 0.2)
-        p.send_signal(signal.SIGINT)
-        rc = p.wait(timeout=BUDGET + 0.5)
-    except subprocess.TimeoutExpired:
-        rc = None
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert rc == 0, "SIGINT not honoured within the budget"
+    assert _sigint_exit_code(code) == 0, "SIGINT not honoured within the budget"
 
 
 @pytest.mark.xfail(reason="post_train/pretrain honour Ctrl-C only between steps: one large-batch step (here "
@@ -268,16 +273,4 @@ def test_sigint_during_a_single_large_batch_step():
             raise SystemExit(0)
         raise SystemExit(3)
     """)
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "running"
-        time.sleep(DELAY + 0.2)
-        p.send_signal(signal.SIGINT)
-        rc = p.wait(timeout=BUDGET + 0.5)
-    except subprocess.TimeoutExpired:
-        rc = None
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert rc == 0, "SIGINT not honoured within the budget"
+    assert _sigint_exit_code(code) == 0, "SIGINT not honoured within the budget"
