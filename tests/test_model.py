@@ -171,3 +171,41 @@ def test_load_rejects_damaged_files(tmp_path):
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(ValueError, match="checksum"):
         lpgx.LinearARModel.load(tmp_path / "tampered.npz")
+
+
+def test_softmax_exp_within_two_ulp():
+    # The engine's own exp (cpp/lpgx/vexp.hpp) on the softmax's whole range [-700, 0].
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-700.0 * rng.random(200_000), -rng.random(200_000), -1e-12 * rng.random(1000),
+                        [0.0, -700.0, -np.log(2) / 2, -np.log(2), -1e-300]])
+    got = lpgx._core._exp_nonpositive(x)
+    want = np.exp(x)
+    assert np.all(np.abs(got - want) <= 2 * np.spacing(want))
+    assert got[x == 0.0].tolist() == [1.0]  # the max's term is exactly 1
+    with pytest.raises(ValueError, match="x must lie in"):
+        lpgx._core._exp_nonpositive(np.array([1.0]))
+
+
+@pytest.mark.parametrize("k", [8, 5])  # the vectorised and the scalar token draw
+def test_memoised_and_per_token_paths_agree(k):
+    # Without position blocks each next-token distribution is computed once per sequence and
+    # previous token, then recalled; a zero position block forces the per-token path on the
+    # same policy. Samples, log-probs and greedy decodes must agree bit for bit, gradients
+    # (summed per distribution instead of per token) to rounding.
+    N, d = 40, 5
+    rng = np.random.default_rng(7)
+    m = lpgx.LinearARModel(k, N, d)
+    m.w = rng.standard_normal(m.num_params)
+    mp = lpgx.LinearARModel(k, N, d, blocks=("context", "prev_token", "position"))
+    mp.block("context")[:] = m.block("context")
+    mp.block("prev_token")[:] = m.block("prev_token")
+    x = rng.standard_normal((200, d))
+    y, lp = m.sample(x, rng=3, return_log_prob=True)
+    yp, lpp = mp.sample(x, rng=3, return_log_prob=True)
+    np.testing.assert_array_equal(y, yp)
+    assert np.array_equal(lp, lpp)
+    assert np.array_equal(m.token_log_prob(x, y), mp.token_log_prob(x, y))
+    np.testing.assert_array_equal(m.greedy(x), mp.greedy(x))
+    weights = rng.standard_normal(y.shape)
+    g, gp = m.grad_log_prob(x, y, weights), mp.grad_log_prob(x, y, weights)
+    np.testing.assert_allclose(g, gp[:m.num_params], rtol=1e-12, atol=1e-12 * np.abs(g).max())

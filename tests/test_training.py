@@ -117,6 +117,32 @@ def test_runs_identical_across_threads(reward):
         assert np.array_equal(getattr(r1, name), getattr(r2, name)), name
 
 
+@pytest.mark.parametrize("make_reward, baseline", [
+    (lambda: lpgx.OutcomeReward(), True), (lambda: lpgx.OutcomeReward(), False),
+    (lambda: lpgx.OutcomeReward(values=(1, 0)), True), (lambda: lpgx.OutcomeReward(flip_prob=0.3), True),
+    (lambda: lpgx.ProcessReward(), False), (lambda: lpgx.ProcessReward(values=(1, 0), flip_prob=0.2), False)])
+def test_fused_step_equals_general_step(monkeypatch, make_reward, baseline):
+    # On-policy steps sample and accumulate the gradient in one pass (cpp/lpgx/fused_step.hpp);
+    # the general step (sample, then rewards, then gradient; checked against the formulas
+    # above) must see the same responses, rewards and queries and make the same update.
+    task = teacher_task(inputs="mixture")
+    base = lpgx.LinearARModel(4, 6, 8)
+    lpgx.pretrain(base, task, steps=10, batch_size=64, rng=0)
+    runs = []
+    for fuse in (True, False):
+        monkeypatch.setattr(lpgx.training, "_FUSE_STEPS", fuse)
+        m, reward = base.copy(), make_reward()
+        res = lpgx.post_train(m, task, reward=reward, steps=1, batch_size=200, baseline=baseline, rng=5,
+                              optimizer=lpgx.SGD(lr=1.0))  # the update is the gradient itself
+        runs.append((m.w - base.w, res, reward.queries))
+    (d1, r1, q1), (d2, r2, q2) = runs
+    assert q1 == q2 == 200
+    for name in ("queries", "mean_reward", "success"):
+        assert np.array_equal(getattr(r1, name), getattr(r2, name)), name
+    np.testing.assert_allclose(d1, d2, rtol=1e-11, atol=1e-14 * np.abs(d2).max())
+    assert np.abs(d1).max() > 0
+
+
 def test_query_counts():
     task = teacher_task()
     m = lpgx.LinearARModel(4, 6, 8)

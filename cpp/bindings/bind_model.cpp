@@ -126,6 +126,22 @@ void bind_model(py::module_& m) {
       py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
       py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_samples"), py::arg("key"),
       py::arg("n_threads"));
+
+  // For the tests: the softmax's exp, elementwise on [−700, 0].
+  m.def(
+      "_exp_nonpositive",
+      [](const CArray<double>& x) {
+        check_shape(x, "x", {-1});
+        CArray<double> out({x.shape(0)});
+        bool in_range = true;
+        for (Index i = 0; i < x.shape(0); ++i) {
+          in_range = in_range && x.data()[i] >= -700.0 && x.data()[i] <= 0.0;
+          out.mutable_data()[i] = exp_nonpositive(x.data()[i]);
+        }
+        require(in_range, "x must lie in [-700, 0]");
+        return out;
+      },
+      py::arg("x").noconvert());
 }
 
 }  // namespace lpgx::bind

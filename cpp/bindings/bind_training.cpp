@@ -114,7 +114,8 @@ void bind_training(py::module_& m) {
       .def_readwrite("behavior", &TrainConfig::behavior)
       .def_readwrite("optimizer", &TrainConfig::optimizer)
       .def_readwrite("track_every", &TrainConfig::track_every)
-      .def_readwrite("test_every", &TrainConfig::test_every);
+      .def_readwrite("test_every", &TrainConfig::test_every)
+      .def_readwrite("fuse", &TrainConfig::fuse);
 
   m.def(
       "train",

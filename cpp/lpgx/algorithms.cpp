@@ -15,10 +15,9 @@ namespace {
 void sample_suffix(const Policy& pol, SeqState& st, int from, std::int32_t* y, Philox& rng) {
   const Spec& s = pol.spec();
   for (int i = from; i < s.N; ++i) {
-    pol.logits(st, i, i ? y[i - 1] : -1, st.logits.data());
-    LogNorm norm;
-    if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm, !st.safe)) throw std::domain_error(kNonFinite);
-    y[i] = draw_token(st.p.data(), s.k, rng.uniform() * norm.z);
+    NextToken t;
+    if (!pol.next(st, i, i ? y[i - 1] : -1, t)) throw std::domain_error(kNonFinite);
+    y[i] = t.draw(rng.uniform());
   }
 }
 
@@ -37,13 +36,11 @@ void sample_mixture(const Policy& q0, SeqState& st, double mix, std::int32_t* y,
 bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, int i, int m, double mix,
                    Philox& rng, std::int64_t* queries, const std::function<void()>& poll) {
   const Spec& s = q0.spec();
-  q0.logits(st, i, i ? ystar[i - 1] : -1, st.logits.data());
-  LogNorm norm;
-  if (!exp_shifted(st.logits.data(), st.p.data(), s.k, norm, !st.safe)) throw std::domain_error(kNonFinite);
-  const double z = norm.z;
+  NextToken next;
+  if (!q0.next(st, i, i ? ystar[i - 1] : -1, next)) throw std::domain_error(kNonFinite);
   for (int t = 0; t < m; ++t) {
     const int c = rng.uniform() < mix ? static_cast<int>(rng.below(std::uint32_t(s.k)))
-                                      : draw_token(st.p.data(), s.k, rng.uniform() * z);
+                                      : next.draw(rng.uniform());
     ++*queries;
     if (c == ystar[i]) return true;
     if (poll && *queries % kPollQueries == 0) poll();

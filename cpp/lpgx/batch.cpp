@@ -18,13 +18,12 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
     if (logp) w.begin_log_probs(s.N);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
-      pol.logits(w, i, prev, w.logits.data());
-      LogNorm norm;
-      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
-      // p is unnormalised: scale the uniform by z instead of dividing p.
-      const int c = draw_token(w.p.data(), s.k, rng.uniform() * norm.z);
+      NextToken t;
+      if (!pol.next(w, i, prev, t)) { err.set(kNonFinite); return; }
+      // e is unnormalised: scale the uniform by z instead of dividing e.
+      const int c = t.draw(rng.uniform());
       y[b * s.N + i] = c;
-      if (logp) w.record(i, w.logits[c], norm);
+      if (logp) w.record(i, t.logits[c], t.norm);
       prev = c;
     }
     if (logp) w.write_log_probs(logp + b * s.N);
@@ -42,10 +41,9 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
     pol.begin(x + b * s.d, w);
     w.begin_log_probs(s.N);
     for (int i = 0; i < s.N; ++i) {
-      pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-      LogNorm norm;
-      if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
-      w.record(i, w.logits[yb[i]], norm);
+      NextToken t;
+      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(kNonFinite); return; }
+      w.record(i, t.logits[yb[i]], t.norm);
     }
     w.write_log_probs(out + b * s.N);
   });
@@ -58,13 +56,19 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
   parallel_for(B, n_threads, [&](Index b) {
     SeqState w(s.k);
     pol.begin(x + b * s.d, w);
+    // Without position blocks the decoding is a walk on ≤ k + 1 states: each argmax once.
+    std::vector<int> memo(pol.memoises() ? std::size_t(s.k) + 1 : 0, -1);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
-      pol.logits(w, i, prev, w.logits.data());
-      if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
-      int best = 0;  // ties go to the smallest token
-      for (int c = 1; c < s.k; ++c)
-        if (w.logits[c] > w.logits[best]) best = c;
+      int best = memo.empty() ? -1 : memo[std::size_t(prev + 1)];
+      if (best < 0) {
+        pol.logits(w, i, prev, w.logits.data());
+        if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
+        best = 0;  // ties go to the smallest token
+        for (int c = 1; c < s.k; ++c)
+          if (w.logits[c] > w.logits[best]) best = c;
+        if (!memo.empty()) memo[std::size_t(prev + 1)] = best;
+      }
       y[b * s.N + i] = best;
       prev = best;
     }
@@ -80,6 +84,7 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
   ErrorFlag err;
   parallel_for(chunks.count, n_threads, [&](Index ci) {
     SeqState w(s.k);
+    RowWeights rows(pol.memoises() ? s.k : 0);
     GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
       const std::int32_t* yb = y + b * s.N;
@@ -87,18 +92,23 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
       if (token_logp) w.begin_log_probs(s.N);
       g.begin_sequence();
       for (int i = 0; i < s.N; ++i) {
-        pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-        LogNorm norm;
-        if (!exp_shifted(w.logits.data(), w.p.data(), s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
-        if (token_logp) w.record(i, w.logits[yb[i]], norm);
+        const int prev = i ? yb[i - 1] : -1;
+        NextToken t;
+        if (!pol.next(w, i, prev, t)) { err.set(kNonFinite); return; }
+        if (token_logp) w.record(i, t.logits[yb[i]], t.norm);
         const double a = weights ? weights[b * s.N + i] : 1.0;
         if (a == 0.0) continue;
+        if (pol.memoises()) {
+          rows.add(prev, yb[i], a);
+          continue;
+        }
         // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p), with p = e/z: one division per token
-        const double scale = -a / norm.z;
-        for (int c = 0; c < s.k; ++c) w.p[c] *= scale;
+        const double scale = -a / t.norm.z;
+        for (int c = 0; c < s.k; ++c) w.p[c] = t.e[c] * scale;
         w.p[yb[i]] += a;
-        g.add(w.x.data(), i, i ? yb[i - 1] : -1, w.p.data());
+        g.add(w.x.data(), i, prev, w.p.data());
       }
+      if (pol.memoises()) rows.flush(w, w.x.data(), g, w.p.data());
       g.end_sequence(w.x.data());
       if (token_logp) w.write_log_probs(token_logp + b * s.N);
     }

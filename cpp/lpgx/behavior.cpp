@@ -35,22 +35,20 @@ void sample_behavior(const Behavior& beh, const Policy& current, const Policy* b
     bool on_track = beh.kind == Behavior::kBestOfM;  // prefix still verified correct
     int prev = -1;
     for (int i = 0; i < N; ++i) {
-      pol.logits(st, i, prev, st.logits.data());
-      LogNorm norm;
-      if (!exp_shifted(st.logits.data(), st.p.data(), k, norm, !st.safe)) { err.set(kNonFinite); return; }
-      const double z = norm.z;
+      NextToken next;
+      if (!pol.next(st, i, prev, next)) { err.set(kNonFinite); return; }
       int c;
       if (token_mix && rng.uniform() < beh.eps) {
         c = static_cast<int>(rng.below(std::uint32_t(k)));
       } else if (on_track) {
         for (int t = 0; t < beh.m; ++t) {  // each candidate costs one PRM query
-          c = draw_token(st.p.data(), k, rng.uniform() * z);
+          c = next.draw(rng.uniform());
           ++queries[b];
           if (c == ys[i]) break;
         }
         on_track = (c == ys[i]);
       } else {
-        c = draw_token(st.p.data(), k, rng.uniform() * z);
+        c = next.draw(rng.uniform());
       }
       yb[i] = c;
       prev = c;

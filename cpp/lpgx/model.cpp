@@ -30,7 +30,9 @@ double Spec::feature_norm2(double x2, int i) const {
 }
 
 Policy::Policy(const Spec& spec, const double* w)
-    : spec_(spec), w_(Eigen::Map<const Eigen::VectorXd>(w, spec.num_params)) {
+    : spec_(spec),
+      memoise_(memoisable(spec)),
+      w_(Eigen::Map<const Eigen::VectorXd>(w, spec.num_params)) {
   if (spec_.has(kPrevToken)) {
     Eigen::Map<const RowMatrix> w2(w_.data() + spec_.off_prev, spec_.k, spec_.k);
     prev_t_ = w2.transpose();
@@ -60,6 +62,17 @@ void Policy::begin(const double* x, SeqState& st) const {
     st.base.noalias() += w1.transpose() * st.x;
   }
   if (spec_.has(kBias)) st.base += Eigen::Map<const Eigen::VectorXd>(w + spec_.off_bias, k);
+  if (memoise_) {
+    const Index rows = Index(k) + 1;
+    st.stride = (Index(k) + 7) / 8 * 8;
+    if (st.memo_e.size() != rows * st.stride) {
+      st.memo_logits.resize(rows * st.stride);
+      st.memo_e.resize(rows * st.stride);
+      st.memo_cdf.resize(rows * st.stride);
+      st.memo_norm.resize(std::size_t(rows));
+    }
+    st.known.assign(std::size_t(rows), 0);
+  }
   if (spec_.has(kContextPosition)) {
     const Index nk = Index(spec_.N) * k;
     st.ctxpos.setZero(nk);
@@ -79,6 +92,32 @@ void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
     o += Eigen::Map<const Eigen::ArrayXd>(w_.data() + spec_.off_position + Index(i) * k, k);
   if (spec_.has(kContextPosition))
     o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
+}
+
+bool Policy::next(SeqState& st, int i, int prev, NextToken& out) const {
+  const int k = spec_.k;
+  out.k = k;
+  if (!memoise_) {
+    logits(st, i, prev, st.logits.data());
+    out.logits = st.logits.data();
+    out.e = st.p.data();
+    out.cdf = nullptr;
+    return exp_shifted(st.logits.data(), st.p.data(), k, out.norm, !st.safe);
+  }
+  const std::size_t r = std::size_t(prev + 1);
+  const Index at = Index(r) * st.stride;
+  double *l = st.memo_logits.data() + at, *e = st.memo_e.data() + at, *cdf = st.memo_cdf.data() + at;
+  if (!st.known[r]) {
+    logits(st, i, prev, l);
+    if (!exp_shifted(l, e, k, st.memo_norm[r], !st.safe)) return false;
+    prefix_sums(e, k, cdf);
+    st.known[r] = 1;
+  }
+  out.logits = l;
+  out.e = e;
+  out.cdf = cdf;
+  out.norm = st.memo_norm[r];
+  return true;
 }
 
 GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
@@ -127,6 +166,26 @@ void GradAccum::flush_into(double* out) const {
   // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
   Eigen::Map<const RowMatrix> gt(buf_.data() + a, k, k);
   Eigen::Map<RowMatrix>(out + a, k, k) += gt.transpose();
+}
+
+RowWeights::RowWeights(int k)
+    : k_(k), stride_((Index(k) + 7) / 8 * 8), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
+      S_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
+
+void RowWeights::flush(const SeqState& st, const double* x, GradAccum& g, double* g_row) {
+  for (int r : rows_) {
+    const double* e = st.memo_e.data() + Index(r) * st.stride;
+    double* t = T_.data() + Index(r) * stride_;
+    const double scale = S_[std::size_t(r)] / st.memo_norm[std::size_t(r)].z;
+    for (int c = 0; c < k_; ++c) {
+      g_row[c] = t[c] - scale * e[c];
+      t[c] = 0.0;
+    }
+    g.add(x, 0, r - 1, g_row);
+    S_[std::size_t(r)] = 0.0;
+    touched_[std::size_t(r)] = 0;
+  }
+  rows_.clear();
 }
 
 }  // namespace lpgx

@@ -12,7 +12,9 @@
 
 #include <Eigen/Core>
 
+#include "draw.hpp"
 #include "parallel.hpp"
+#include "vexp.hpp"
 
 namespace lpgx {
 
@@ -57,6 +59,13 @@ struct LogNorm {
 struct SeqState {
   bool safe = false;  // every logit of this sequence is provably finite: per-token checks skipped
   Eigen::VectorXd x;
+  // Memo of next-token distributions by previous token (Policy::next): row r = prev + 1,
+  // rows `stride` apart (k rounded up to 8 doubles, so every row is aligned as the
+  // per-token buffers are and computes the same bits).
+  Index stride = 0;
+  std::vector<std::uint8_t> known;
+  Eigen::ArrayXd memo_logits, memo_e, memo_cdf;
+  std::vector<LogNorm> memo_norm;
   Eigen::VectorXd base;
   Eigen::VectorXd ctxpos;  // N*k, row i at i*k
   Eigen::VectorXd logits, p;
@@ -77,6 +86,31 @@ struct SeqState {
   }
 };
 
+// The next-token distribution at one position: the logits, e = exp(logits − max) and its
+// normaliser (so p = e / norm.z); for a memoised one also e's prefix sums, so that each
+// further draw only counts.
+struct NextToken {
+  int k = 0;
+  const double* logits = nullptr;
+  const double* e = nullptr;
+  const double* cdf = nullptr;
+  LogNorm norm;
+  // The token for u uniform on [0, 1).
+  int draw(double u) const {
+    return cdf ? draw_prefix(cdf, e, k, u * norm.z) : draw_token(e, k, u * norm.z);
+  }
+};
+
+// Vocabularies up to this size memoise next-token distributions (3·(k+1)·k doubles per
+// sequence state: 100 KiB at k = 64, small enough to stay in cache and off the mmap path).
+constexpr int kMemoMaxVocab = 64;
+
+// Whether policies of this spec memoise (Policy::next): no position-dependent block and
+// k ≤ kMemoMaxVocab.
+inline bool memoisable(const Spec& s) {
+  return !s.has(kPosition) && !s.has(kContextPosition) && s.k <= kMemoMaxVocab;
+}
+
 // The weights prepared for fast per-token logits.
 class Policy {
  public:
@@ -86,9 +120,17 @@ class Policy {
   void begin(const double* x, SeqState& st) const;
   // logits of every token at position i (0-based) after token `prev` (-1 at i = 0).
   void logits(const SeqState& st, int i, int prev, double* out) const;
+  // The distribution at position i after `prev`; false when a logit is not finite (as
+  // exp_shifted). Without the position blocks the logits depend on (x, prev) only, so a
+  // sequence has at most k + 1 distinct ones: each is computed once per begin() and
+  // recalled after that (at N = 128, k = 32 that is ≥ 4x fewer exponentials). Recalled and
+  // recomputed values are the same bits. out's pointers are valid until the next call.
+  bool next(SeqState& st, int i, int prev, NextToken& out) const;
+  bool memoises() const { return memoise_; }
 
  private:
   Spec spec_;
+  bool memoise_ = false;
   Eigen::VectorXd w_;  // aligned copy of the flat parameters
   RowMatrix prev_t_;   // W2ᵀ: row `prev` is the contiguous column W2[:, prev]
   // max |w| of the context-dependent blocks (context, context_position) and the sum of
@@ -104,18 +146,13 @@ constexpr const char* kNonFinite = "non-finite logits: the weights or contexts a
 // sequences whose logits are provably finite (SeqState::safe) skip that pass.
 inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check) {
   Eigen::Map<const Eigen::ArrayXd> l(logits, k);
-  Eigen::Map<Eigen::ArrayXd> ev(e, k);
-  norm.max = l.maxCoeff();
-  // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and changes
-  // nothing that matters: those terms are < 1e-304 next to the max's 1.
-  if (check) {
-    ev = l - norm.max;
-    if (!ev.allFinite()) return false;  // also catches NaN logits (and so a NaN max)
-    ev = ev.max(-700.0).exp();
-  } else {
-    ev = (l - norm.max).max(-700.0).exp();
-  }
-  norm.z = ev.sum();
+  const double m = norm.max = l.maxCoeff();
+  if (check && !(l - m).allFinite()) return false;  // also catches NaN logits (and so a NaN max)
+  // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and on
+  // exp_nonpositive's domain; it changes nothing that matters: those terms are < 1e-304
+  // next to the max's 1.
+  for (int c = 0; c < k; ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+  norm.z = Eigen::Map<const Eigen::ArrayXd>(e, k).sum();
   return true;
 }
 
@@ -152,6 +189,35 @@ class GradAccum {
   const Spec& spec_;
   Eigen::VectorXd buf_;     // flat layout, prev block transposed
   Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
+};
+
+// A memoising policy's tokens that follow the same previous token share one distribution
+// p_r, so their gradient Σ a_i (e_{y_i} − p_r) is T_r − S_r·p_r, with T_r the a-weighted
+// counts of the tokens drawn after it and S_r = Σ a_i: per token two scalar additions, per
+// distinct row one vector operation.
+class RowWeights {
+ public:
+  explicit RowWeights(int k);
+  void add(int prev, int y, double a) {
+    const std::size_t r = std::size_t(prev + 1);
+    if (!touched_[r]) {
+      touched_[r] = 1;
+      rows_.push_back(int(r));
+    }
+    T_[Index(r) * stride_ + y] += a;
+    S_[r] += a;
+  }
+  // Adds the sequence's rows (in first-use order, distributions from st's memo) to g and
+  // clears them; g_row is scratch (k).
+  void flush(const SeqState& st, const double* x, GradAccum& g, double* g_row);
+
+ private:
+  int k_;
+  Index stride_;
+  Eigen::ArrayXd T_;
+  std::vector<double> S_;
+  std::vector<std::uint8_t> touched_;
+  std::vector<int> rows_;
 };
 
 }  // namespace lpgx

@@ -30,9 +30,18 @@ inline int first_error(const std::int32_t* y, const std::int32_t* ystar, int N) 
   return i;
 }
 
+// The built-in reward of sequence b (y and y* of length N) into r (1 value for outcome,
+// N for process); noise uses stream b of `key`. Returns whether y = y*.
+bool reward_of(const RewardSpec& spec, const std::int32_t* y, const std::int32_t* ystar, int N,
+               std::uint64_t key, Index b, double* r);
+
 // Built-in rewards for a batch against y*: r is B (outcome) or B×N (process); `correct`
 // (B) receives whether each sequence equals y*. Noise uses stream b of `key`.
 void evaluate_reward(const RewardSpec& spec, const std::int32_t* y, const std::int32_t* ystar, Index B,
                      int N, std::uint64_t key, double* r, std::uint8_t* correct, int n_threads);
+
+// Batch means of the rewards r (B×width): one per position for the PRM (width N), one for
+// the ORM (width 1), into mean; returns their average (the step's mean reward).
+double batch_means(const double* r, Index B, Index width, double* mean);
 
 }  // namespace lpgx

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "batch.hpp"
+#include "fused_step.hpp"
 #include "rng.hpp"
 
 namespace lpgx {
@@ -55,14 +56,8 @@ double learn_from(const Spec& spec, const TrainConfig& cfg, double* w, double* o
     }
     // With best-of-m exploration the PRM already saw every verified token: no extra query.
     if (!(process && cfg.behavior.kind == Behavior::kBestOfM)) *queries += B;
-    std::vector<double> mean(static_cast<std::size_t>(width), 0.0);  // per position for the PRM
-    for (Index b = 0; b < B; ++b)
-      for (Index j = 0; j < width; ++j) mean[j] += r[b * width + j];
-    mean_r = 0.0;
-    for (double& m : mean) {
-      m /= double(B);
-      mean_r += m / double(width);
-    }
+    std::vector<double> mean(static_cast<std::size_t>(width));  // per position for the PRM
+    mean_r = batch_means(r.data(), B, width, mean.data());
     for (Index b = 0; b < B; ++b)
       for (int i = 0; i < N; ++i) {
         const Index j = process ? i : 0;
@@ -92,17 +87,21 @@ void train(const Spec& spec, const Task& task, const Policy* base, const TrainCo
   for (Index s = s0; s < cfg.steps; ++s) {
     const std::uint64_t key = derive_key(cfg.seed, std::uint64_t(s));
     draw_task(task, B, derive_key(key, 0), x.data(), ystar.data(), nullptr, nt);
-    {
-      const Policy current(spec, st.w);
-      sample_behavior(cfg.behavior, current, base, x.data(), ystar.data(), B, derive_key(key, 1), y.data(),
-                      explore_queries.data(), nt);
+    if (cfg.fuse && fusable(spec, cfg)) {
+      st.mean_reward[s] = fused_pg_step(spec, cfg, st.w, st.opt_state, x.data(), ystar.data(), B,
+                                        derive_key(key, 1), derive_key(key, 2), y.data(), &queries);
+    } else {
+      {
+        const Policy current(spec, st.w);
+        sample_behavior(cfg.behavior, current, base, x.data(), ystar.data(), B, derive_key(key, 1), y.data(),
+                        explore_queries.data(), nt);
+      }
+      for (std::int64_t q : explore_queries) queries += q;
+      st.mean_reward[s] = learn_from(spec, cfg, st.w, st.opt_state, x.data(), ystar.data(), y.data(), B,
+                                     derive_key(key, 2), user_reward, &queries);
     }
-    for (std::int64_t q : explore_queries) queries += q;
     double success = 0.0;
     for (Index b = 0; b < B; ++b) success += first_error(&y[b * N], &ystar[b * N], N) == N;
-
-    st.mean_reward[s] = learn_from(spec, cfg, st.w, st.opt_state, x.data(), ystar.data(), y.data(), B,
-                                   derive_key(key, 2), user_reward, &queries);
     st.success[s] = success / double(B);
     st.queries[s] = queries;
     st.steps_done = s + 1;

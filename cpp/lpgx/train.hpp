@@ -25,6 +25,7 @@ struct TrainConfig {
   Optimizer optimizer;
   Index track_every = 0; // 0: never
   Index test_every = 0;
+  bool fuse = true;      // use fused_pg_step where it applies (false: tests compare the two)
 };
 
 // Caller-owned state and records. Records at step s (updates done) are taken when

@@ -152,9 +152,15 @@ def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], b
     return result()
 
 
+# Fused on-policy steps (sampling and gradient in one pass, where they apply); the tests
+# switch this off to compare them with the general step.
+_FUSE_STEPS = True
+
+
 def _base_config(steps: int, batch_size: int, rng: Any, n_threads: Optional[int], model: LinearARModel
                  ) -> Tuple[Any, int]:
     cfg = _core.TrainConfig()
+    cfg.fuse = _FUSE_STEPS
     cfg.steps = v.positive_int(steps, "steps", minimum=0)
     cfg.batch = v.positive_int(batch_size, "batch_size")
     # the loop's per-step buffers (contexts, tokens, advantages) and the per-step records
