@@ -11,8 +11,7 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
             std::int32_t* y, double* logp, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
-    SeqState w(s.k);
+  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
     Philox rng(key, stream0 + std::uint64_t(b));
     pol.begin(x + b * s.d, w);
     if (logp) w.begin_log_probs(s.N);
@@ -35,8 +34,7 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
                     double* out, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
-    SeqState w(s.k);
+  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
     const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     w.begin_log_probs(s.N);
@@ -53,11 +51,16 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
 void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
-    SeqState w(s.k);
+  // Without position blocks the decoding is a walk on ≤ k + 1 states: each argmax once.
+  struct State {
+    SeqState w;
+    std::vector<int> memo;  // argmax after prev at prev + 1; −1: not computed yet
+  };
+  parallel_for_with(B, n_threads, [&] { return State{SeqState(s.k), {}}; }, [&](Index b, State& state) {
+    SeqState& w = state.w;
+    std::vector<int>& memo = state.memo;
     pol.begin(x + b * s.d, w);
-    // Without position blocks the decoding is a walk on ≤ k + 1 states: each argmax once.
-    std::vector<int> memo(pol.memoises() ? std::size_t(s.k) + 1 : 0, -1);
+    memo.assign(pol.memoises() ? std::size_t(s.k) + 1 : 0, -1);
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       int best = memo.empty() ? -1 : memo[std::size_t(prev + 1)];
@@ -121,8 +124,7 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
                  double* phi_norm2, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
-    SeqState w(s.k);
+  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
     const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     const double x2 = w.x.squaredNorm();
@@ -146,8 +148,7 @@ void count_matches(const Policy& pol, const double* x, const std::int32_t* y, In
                    Index n_samples, std::uint64_t key, std::int64_t* counts, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
-    SeqState w(s.k);
+  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
     const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
     // A draw only matters while it follows y, so the next-token distributions along y

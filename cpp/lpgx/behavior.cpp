@@ -16,7 +16,7 @@ void sample_behavior(const Behavior& beh, const Policy& current, const Policy* b
                          beh.kind == Behavior::kBaseUniformToken;
   const Policy& pol = uses_base ? *base : current;
   ErrorFlag err;
-  parallel_for(B, n_threads, [&](Index b) {
+  parallel_for_with(B, n_threads, [&] { return SeqState(k); }, [&](Index b, SeqState& st) {
     std::int32_t* yb = y + b * N;
     const std::int32_t* ys = ystar + b * N;
     queries[b] = 0;
@@ -30,7 +30,6 @@ void sample_behavior(const Behavior& beh, const Policy& current, const Policy* b
       return;
     }
     const bool token_mix = beh.kind == Behavior::kEpsMixture || beh.kind == Behavior::kBaseUniformToken;
-    SeqState st(k);
     pol.begin(x + b * s.d, st);
     bool on_track = beh.kind == Behavior::kBestOfM;  // prefix still verified correct
     int prev = -1;

@@ -12,24 +12,40 @@ bool fusable(const Spec& spec, const TrainConfig& cfg) {
          (r.kind == RewardSpec::kOutcome || (r.kind == RewardSpec::kProcess && !cfg.baseline));
 }
 
-double fused_pg_step(const Spec& spec, const TrainConfig& cfg, double* w, double* opt_state, const double* x,
-                     const std::int32_t* ystar, Index B, std::uint64_t sample_key, std::uint64_t noise_key,
-                     std::int32_t* y, std::int64_t* queries) {
+FusedPGStep::FusedPGStep(const Spec& spec, const TrainConfig& cfg)
+    : spec_(spec),
+      cfg_(cfg),
+      process_(cfg.reward.kind == RewardSpec::kProcess),
+      width_(process_ ? spec.N : 1),
+      // Gradient sums per class of sequences sharing a coefficient: outcome rewards pos /
+      // neg (advantage r − baseline), or one class for process rewards (weights r_i, applied
+      // per token).
+      classes_(process_ ? 1 : 2),
+      chunks_(cfg.batch, spec.num_params * classes_),
+      acc_(static_cast<std::size_t>(chunks_.count * classes_), GradAccum(spec)),
+      r_(static_cast<std::size_t>(cfg.batch * width_)),
+      mean_(static_cast<std::size_t>(width_)),
+      G_(spec.num_params),
+      part_(spec.num_params) {}
+
+double FusedPGStep::run(double* w, double* opt_state, const double* x, const std::int32_t* ystar,
+                        std::uint64_t sample_key, std::uint64_t noise_key, std::int32_t* y,
+                        std::int64_t* queries) {
+  const Spec& spec = spec_;
   const int N = spec.N;
-  const bool process = cfg.reward.kind == RewardSpec::kProcess;
-  const Index width = process ? N : 1;
-  // Gradient sums per class of sequences sharing a coefficient: outcome rewards pos / neg
-  // (advantage r − baseline), or one class for process rewards (weights r_i, applied per token).
-  const Index classes = process ? 1 : 2;
+  const Index B = cfg_.batch, width = width_, classes = classes_;
   const Policy pol(spec, w);
-  const Chunks chunks(B, spec.num_params * classes);
-  std::vector<GradAccum> acc(static_cast<std::size_t>(chunks.count * classes), GradAccum(spec));
-  std::vector<double> r(static_cast<std::size_t>(B * width));
+  for (GradAccum& g : acc_) g.clear();
   ErrorFlag err;
-  parallel_for(chunks.count, cfg.n_threads, [&](Index ci) {
-    SeqState st(spec.k);
-    RowWeights rows(spec.k);
-    for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
+  struct Scratch {
+    SeqState st;
+    RowWeights rows;  // left clear by every flush
+  };
+  parallel_for_with(chunks_.count, cfg_.n_threads, [&] { return Scratch{SeqState(spec.k), RowWeights(spec.k)}; },
+                    [&](Index ci, Scratch& scratch) {
+    SeqState& st = scratch.st;
+    RowWeights& rows = scratch.rows;
+    for (Index b = chunks_.begin(ci); b < chunks_.end(ci) && !err.raised(); ++b) {
       std::int32_t* yb = y + b * N;
       Philox rng(sample_key, std::uint64_t(b));
       pol.begin(x + b * spec.d, st);
@@ -39,13 +55,13 @@ double fused_pg_step(const Spec& spec, const TrainConfig& cfg, double* w, double
         if (!pol.next(st, i, prev, t)) { err.set(kNonFinite); return; }
         prev = yb[i] = t.draw(rng.uniform());
       }
-      double* rb = r.data() + b * width;
-      reward_of(cfg.reward, yb, ystar + b * N, N, noise_key, b, rb);
+      double* rb = r_.data() + b * width;
+      reward_of(cfg_.reward, yb, ystar + b * N, N, noise_key, b, rb);
       for (int i = 0; i < N; ++i) {
-        const double a = process ? rb[i] : 1.0;
+        const double a = process_ ? rb[i] : 1.0;
         if (a != 0.0) rows.add(i ? yb[i - 1] : -1, yb[i], a);
       }
-      GradAccum& g = acc[std::size_t(ci * classes + (process || rb[0] == cfg.reward.pos ? 0 : 1))];
+      GradAccum& g = acc_[std::size_t(ci * classes + (process_ || rb[0] == cfg_.reward.pos ? 0 : 1))];
       g.begin_sequence();
       rows.flush(st, st.x.data(), g, st.p.data());
       g.end_sequence(st.x.data());
@@ -53,16 +69,15 @@ double fused_pg_step(const Spec& spec, const TrainConfig& cfg, double* w, double
   });
   err.rethrow();
   *queries += B;
-  std::vector<double> mean(static_cast<std::size_t>(width));
-  const double mean_r = batch_means(r.data(), B, width, mean.data());
-  const double baseline = cfg.baseline ? mean[0] : 0.0;  // outcome only (fusable)
-  Eigen::VectorXd G = Eigen::VectorXd::Zero(spec.num_params), part(spec.num_params);
+  const double mean_r = batch_means(r_.data(), B, width, mean_.data());
+  const double baseline = cfg_.baseline ? mean_[0] : 0.0;  // outcome only (fusable)
+  G_.setZero();
   for (Index c = 0; c < classes; ++c) {
-    part.setZero();
-    for (Index ci = 0; ci < chunks.count; ++ci) acc[std::size_t(ci * classes + c)].flush_into(part.data());
-    G += (process ? 1.0 : (c == 0 ? cfg.reward.pos : cfg.reward.neg) - baseline) * part;
+    part_.setZero();
+    for (Index ci = 0; ci < chunks_.count; ++ci) acc_[std::size_t(ci * classes + c)].flush_into(part_.data());
+    G_ += (process_ ? 1.0 : (c == 0 ? cfg_.reward.pos : cfg_.reward.neg) - baseline) * part_;
   }
-  cfg.optimizer.step(w, G.data(), opt_state, spec.num_params, double(B) * N);
+  cfg_.optimizer.step(w, G_.data(), opt_state, spec.num_params, double(B) * N);
   return mean_r;
 }
 

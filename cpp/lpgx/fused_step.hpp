@@ -18,11 +18,26 @@ namespace lpgx {
 // reward without baseline, a memoising model.
 bool fusable(const Spec& spec, const TrainConfig& cfg);
 
-// Samples y (B×N) on-policy from w (stream b of sample_key, as sample_behavior), rewards
-// against y* (stream b of noise_key, as evaluate_reward), and one optimizer step on w. Adds
-// the B reward queries to *queries; returns the mean reward.
-double fused_pg_step(const Spec& spec, const TrainConfig& cfg, double* w, double* opt_state, const double* x,
-                     const std::int32_t* ystar, Index B, std::uint64_t sample_key, std::uint64_t noise_key,
-                     std::int32_t* y, std::int64_t* queries);
+// The step, with its buffers kept from one step to the next (a batch's accumulators are
+// megabytes: allocating them per step costs page faults every step).
+class FusedPGStep {
+ public:
+  FusedPGStep(const Spec& spec, const TrainConfig& cfg);
+  // Samples y (B×N, B = cfg.batch) on-policy from w (stream b of sample_key, as
+  // sample_behavior), rewards against y* (stream b of noise_key, as evaluate_reward), and
+  // one optimizer step on w. Adds the B reward queries to *queries; returns the mean reward.
+  double run(double* w, double* opt_state, const double* x, const std::int32_t* ystar,
+             std::uint64_t sample_key, std::uint64_t noise_key, std::int32_t* y, std::int64_t* queries);
+
+ private:
+  const Spec& spec_;
+  const TrainConfig& cfg_;
+  bool process_;
+  Index width_, classes_;
+  Chunks chunks_;
+  std::vector<GradAccum> acc_;  // chunk-major, one per class
+  std::vector<double> r_, mean_;
+  Eigen::VectorXd G_, part_;
+};
 
 }  // namespace lpgx

@@ -94,29 +94,23 @@ void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
     o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
 }
 
-bool Policy::next(SeqState& st, int i, int prev, NextToken& out) const {
-  const int k = spec_.k;
-  out.k = k;
-  if (!memoise_) {
-    logits(st, i, prev, st.logits.data());
-    out.logits = st.logits.data();
-    out.e = st.p.data();
-    out.cdf = nullptr;
-    return exp_shifted(st.logits.data(), st.p.data(), k, out.norm, !st.safe);
-  }
+bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out) const {
+  logits(st, i, prev, st.logits.data());
+  out.logits = st.logits.data();
+  out.e = st.p.data();
+  out.cdf = nullptr;
+  return exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe);
+}
+
+bool Policy::fill_row(SeqState& st, int prev) const {
   const std::size_t r = std::size_t(prev + 1);
   const Index at = Index(r) * st.stride;
-  double *l = st.memo_logits.data() + at, *e = st.memo_e.data() + at, *cdf = st.memo_cdf.data() + at;
-  if (!st.known[r]) {
-    logits(st, i, prev, l);
-    if (!exp_shifted(l, e, k, st.memo_norm[r], !st.safe)) return false;
-    prefix_sums(e, k, cdf);
-    st.known[r] = 1;
-  }
-  out.logits = l;
-  out.e = e;
-  out.cdf = cdf;
-  out.norm = st.memo_norm[r];
+  double* l = st.memo_logits.data() + at;
+  double* e = st.memo_e.data() + at;
+  logits(st, 0, prev, l);  // no position block: i does not matter
+  if (!exp_shifted(l, e, spec_.k, st.memo_norm[r], !st.safe)) return false;
+  prefix_sums(e, spec_.k, st.memo_cdf.data() + at);
+  st.known[r] = 1;
   return true;
 }
 

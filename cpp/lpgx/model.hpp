@@ -125,10 +125,23 @@ class Policy {
   // sequence has at most k + 1 distinct ones: each is computed once per begin() and
   // recalled after that (at N = 128, k = 32 that is ≥ 4x fewer exponentials). Recalled and
   // recomputed values are the same bits. out's pointers are valid until the next call.
-  bool next(SeqState& st, int i, int prev, NextToken& out) const;
+  bool next(SeqState& st, int i, int prev, NextToken& out) const {
+    out.k = spec_.k;
+    if (!memoise_) return next_computed(st, i, prev, out);
+    const std::size_t r = std::size_t(prev + 1);
+    if (!st.known[r] && !fill_row(st, prev)) return false;
+    const Index at = Index(r) * st.stride;
+    out.logits = st.memo_logits.data() + at;
+    out.e = st.memo_e.data() + at;
+    out.cdf = st.memo_cdf.data() + at;
+    out.norm = st.memo_norm[r];
+    return true;
+  }
   bool memoises() const { return memoise_; }
 
  private:
+  bool next_computed(SeqState& st, int i, int prev, NextToken& out) const;  // no memo
+  bool fill_row(SeqState& st, int prev) const;  // memo row prev + 1
   Spec spec_;
   bool memoise_ = false;
   Eigen::VectorXd w_;  // aligned copy of the flat parameters
@@ -178,6 +191,7 @@ inline bool all_finite(const double* logits, int k) {
 class GradAccum {
  public:
   explicit GradAccum(const Spec& spec);
+  void clear() { buf_.setZero(); }
   void begin_sequence();
   // g = ∂loss/∂logits at position i (length k).
   void add(const double* x, int i, int prev, const double* g);

@@ -62,6 +62,27 @@ void parallel_for(Index n, int n_threads, Fn&& fn) {
   for (Index i = 0; i < n; ++i) fn(i);
 }
 
+// fn(i, state) as parallel_for, with one State per worker made by make(): scratch buffers
+// are reused across items instead of allocated for each.
+template <class Make, class Fn>
+void parallel_for_with(Index n, int n_threads, Make&& make, Fn&& fn) {
+#ifdef LPGX_HAVE_OPENMP
+  if (n_threads > 1 && n > 1) {
+#pragma omp parallel num_threads(n_threads)
+    {
+      auto state = make();
+#pragma omp for schedule(dynamic, 1)
+      for (Index i = 0; i < n; ++i) fn(i, state);
+    }
+    return;
+  }
+#else
+  (void)n_threads;
+#endif
+  auto state = make();
+  for (Index i = 0; i < n; ++i) fn(i, state);
+}
+
 // Fixed partition of [0, n) into chunks that depends on n and the per-chunk buffer size
 // only (not on threads), so chunked reductions add in the same order on any machine.
 struct Chunks {

@@ -25,10 +25,10 @@ class Philox {
  public:
   Philox(std::uint64_t key, std::uint64_t stream)
       : key_{static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)},
-        ctr_{0u, 0u, static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)} {}
+        stream_{static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)} {}
 
   std::uint32_t next_u32() {
-    if (idx_ == 4) refill();
+    if (idx_ == kWords) refill();
     return buf_[idx_++];
   }
   std::uint64_t next_u64() {
@@ -67,30 +67,49 @@ class Philox {
   }
 
  private:
+  // Blocks j, j+1, ... of the stream (counter (j, stream)), kBlocks at a time: the rounds
+  // of different blocks are independent, so the compiler runs them in vector lanes. The
+  // words come out in the same order as one block at a time.
+  static constexpr int kBlocks = 8, kWords = 4 * kBlocks;
   void refill() {
-    std::uint32_t c[4] = {ctr_[0], ctr_[1], ctr_[2], ctr_[3]};
+    std::uint32_t c0[kBlocks], c1[kBlocks], c2[kBlocks], c3[kBlocks];
+    for (int j = 0; j < kBlocks; ++j) {
+      const std::uint64_t n = block_ + std::uint64_t(j);
+      c0[j] = static_cast<std::uint32_t>(n);
+      c1[j] = static_cast<std::uint32_t>(n >> 32);
+      c2[j] = stream_[0];
+      c3[j] = stream_[1];
+    }
     std::uint32_t k0 = key_[0], k1 = key_[1];
     for (int r = 0; r < 10; ++r) {
-      const std::uint64_t p0 = static_cast<std::uint64_t>(0xD2511F53u) * c[0];
-      const std::uint64_t p1 = static_cast<std::uint64_t>(0xCD9E8D57u) * c[2];
-      const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0;
-      const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1;
-      c[0] = n0;
-      c[1] = static_cast<std::uint32_t>(p1);
-      c[2] = n2;
-      c[3] = static_cast<std::uint32_t>(p0);
+      for (int j = 0; j < kBlocks; ++j) {
+        const std::uint64_t p0 = static_cast<std::uint64_t>(0xD2511F53u) * c0[j];
+        const std::uint64_t p1 = static_cast<std::uint64_t>(0xCD9E8D57u) * c2[j];
+        const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1[j] ^ k0;
+        const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3[j] ^ k1;
+        c0[j] = n0;
+        c1[j] = static_cast<std::uint32_t>(p1);
+        c2[j] = n2;
+        c3[j] = static_cast<std::uint32_t>(p0);
+      }
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    for (int i = 0; i < 4; ++i) buf_[i] = c[i];
+    for (int j = 0; j < kBlocks; ++j) {
+      buf_[4 * j] = c0[j];
+      buf_[4 * j + 1] = c1[j];
+      buf_[4 * j + 2] = c2[j];
+      buf_[4 * j + 3] = c3[j];
+    }
     idx_ = 0;
-    if (++ctr_[0] == 0) ++ctr_[1];  // 64-bit block counter within the stream
+    block_ += kBlocks;  // 64-bit block counter within the stream
   }
 
   std::uint32_t key_[2];
-  std::uint32_t ctr_[4];
-  std::uint32_t buf_[4] = {0, 0, 0, 0};
-  int idx_ = 4;
+  std::uint32_t stream_[2];
+  std::uint64_t block_ = 0;
+  std::uint32_t buf_[kWords] = {};
+  int idx_ = kWords;
   bool has_spare_ = false;
   double spare_ = 0.0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "batch.hpp"
@@ -82,14 +83,17 @@ void train(const Spec& spec, const Task& task, const Policy* base, const TrainCo
   std::vector<std::int64_t> explore_queries(static_cast<std::size_t>(B));
   std::int64_t queries = s0 > 0 ? st.queries[s0 - 1] : 0;
 
+  std::optional<FusedPGStep> fused;
+  if (cfg.fuse && fusable(spec, cfg)) fused.emplace(spec, cfg);
+
   st.steps_done = s0;
   if (s0 == 0) record(spec, cfg, st, 0);
   for (Index s = s0; s < cfg.steps; ++s) {
     const std::uint64_t key = derive_key(cfg.seed, std::uint64_t(s));
     draw_task(task, B, derive_key(key, 0), x.data(), ystar.data(), nullptr, nt);
-    if (cfg.fuse && fusable(spec, cfg)) {
-      st.mean_reward[s] = fused_pg_step(spec, cfg, st.w, st.opt_state, x.data(), ystar.data(), B,
-                                        derive_key(key, 1), derive_key(key, 2), y.data(), &queries);
+    if (fused) {
+      st.mean_reward[s] = fused->run(st.w, st.opt_state, x.data(), ystar.data(), derive_key(key, 1),
+                                     derive_key(key, 2), y.data(), &queries);
     } else {
       {
         const Policy current(spec, st.w);
