@@ -3,8 +3,9 @@
 // The softmax takes exp(l − max) with the argument clamped to [−700, 0]: no overflow, no
 // subnormals, no NaN (callers check). On that range a Cody–Waite reduction
 // x = n·ln2 + r (|r| ≤ ln2/2), a degree-13 Taylor polynomial (truncation < 1e-17) and 2^n
-// written into the exponent bits give exp within ~1 ulp, at ~1.5 cycles per value with
-// AVX-512, about 5x fewer than Eigen's general exp (which handles the whole real line).
+// written into the exponent bits give exp within 2 ulp of numpy's (measured on 2e7
+// points). Vectorised with AVX-512 that is several times cheaper than Eigen's general exp,
+// which handles the whole real line.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -20,20 +21,15 @@ inline double exp_nonpositive(double x) {
   const double t = x * kLog2e + kShift;
   const double n = t - kShift;
   const double r = (x - n * kLn2Hi) - n * kLn2Lo;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  // Estrin's scheme: 4 dependent steps instead of Horner's 13, which matters when a single
+  // short row (small k) is on the critical path of a token draw.
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const double q0 = 1.0 + r, q1 = 0.5 + r * (1.0 / 6.0);
+  const double q2 = 1.0 / 24.0 + r * (1.0 / 120.0), q3 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+  const double q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0), q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+  const double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+  const double s0 = q0 + r2 * q1, s1 = q2 + r2 * q3, s2 = q4 + r2 * q5;
+  const double p = (s0 + r4 * s1) + r8 * (s2 + r4 * q6);
   std::int64_t bits, shift_bits;
   std::memcpy(&bits, &t, sizeof bits);
   std::memcpy(&shift_bits, &kShift, sizeof shift_bits);
