@@ -32,8 +32,8 @@ inline int draw_token_scan(const double* e, int k, double u) {
 
 #if defined(__AVX512F__)
 // Prefix sums of 8 lanes in a register (log-step), plus the running total of the blocks
-// before: no data-dependent branch per token (~3x faster than the scan at k = 32,
-// bench/micro_draw_token.cpp). Used when k is a multiple of 8.
+// before: no data-dependent branch per token (~3x faster than the scan at k = 32 in a
+// micro-benchmark of dependent draws). Used when k is a multiple of 8.
 struct PrefixLanes {
   __m512i i1 = _mm512_set_epi64(6, 5, 4, 3, 2, 1, 0, 0);
   __m512i i2 = _mm512_set_epi64(5, 4, 3, 2, 1, 0, 0, 0);
