@@ -33,6 +33,19 @@ pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main
                                 reason="signals are delivered to the main thread")
 
 
+# Python leaves SIGINT ignored when it was ignored at start-up (a background job of a
+# non-interactive shell, e.g. `bash .ci/run &`): the tests and their children install the
+# default handler, so that SIGINT raises KeyboardInterrupt however they are launched.
+_DEFAULT_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+@pytest.fixture(autouse=True)
+def _sigint_raises_keyboard_interrupt():
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 class Watchdog(Exception):
     pass
 
@@ -199,7 +212,8 @@ sys.exit(3)
 @pytest.mark.parametrize("kind", ["post", "algo"])
 def test_sigint_to_a_subprocess(tmp_path, kind):
     out = tmp_path / "state.npz"
-    p = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), kind], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", _DEFAULT_SIGINT + _CHILD, str(out), kind], stdout=subprocess.PIPE,
+                         text=True)
     try:
         assert p.stdout.readline().strip() == "running"
         time.sleep(DELAY)
@@ -227,7 +241,7 @@ def test_sigint_to_a_subprocess(tmp_path, kind):
 def _sigint_exit_code(code):
     """Runs `code` (which prints "running", then exits 0 on KeyboardInterrupt) in a child,
     sends it SIGINT once it runs, and returns its exit code (None if it outlived the budget)."""
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", _DEFAULT_SIGINT + code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "running"
         time.sleep(DELAY + 0.2)
@@ -257,11 +271,9 @@ def test_sigint_during_a_single_long_step():
     assert _sigint_exit_code(code) == 0, "SIGINT not honoured within the budget"
 
 
-@pytest.mark.xfail(reason="post_train/pretrain honour Ctrl-C only between steps: one large-batch step (here "
-                          "B=2**17, k=512: ~7 s here) runs to its end before the KeyboardInterrupt (measured 3.8 s "
-                          "latency); the batched sampling/gradient loops could poll for the signal like the "
-                          "algorithms' exploration loops now do", strict=True)
 def test_sigint_during_a_single_large_batch_step():
+    """One post_train step that runs for seconds (B = 2**17, k = 512: the per-token path) must
+    honour Ctrl-C within the step: the parallel loops check for it between items."""
     code = textwrap.dedent("""
         import lpgx
         task = lpgx.TeacherTask(8, 512, 16, rng=0)
@@ -269,8 +281,10 @@ def test_sigint_during_a_single_large_batch_step():
         print("running", flush=True)
         try:
             lpgx.post_train(m, task, steps=2, batch_size=2**17, rng=1, n_threads=1)
-        except KeyboardInterrupt:
-            raise SystemExit(0)
+        except KeyboardInterrupt as exc:
+            # the first step (seconds long) was abandoned: no update, no records
+            ok = exc.partial_result.steps_done == 0 and not m.w.any()
+            raise SystemExit(0 if ok else 4)
         raise SystemExit(3)
     """)
-    assert _sigint_exit_code(code) == 0, "SIGINT not honoured within the budget"
+    assert _sigint_exit_code(code) == 0, "SIGINT not honoured within the budget, or the model changed"

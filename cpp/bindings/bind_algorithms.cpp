@@ -59,10 +59,7 @@ void bind_algorithms(py::module_& m) {
           st.eval_y = eval_y->data();
         }
         const auto hook = python_hook(done.mutable_data(), progress);
-        st.poll = [] {
-          py::gil_scoped_acquire gil;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        };
+        st.poll = check_signals;
         // The records of the steps completed, also when the run is interrupted or fails.
         auto publish = [&] {
           const Index rows = st.n_eval > 0 ? std::min<Index>(Index(st.eval_steps.size()),

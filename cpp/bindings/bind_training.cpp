@@ -178,6 +178,7 @@ void bind_training(py::module_& m) {
         require(!cfg.reward.external || bool(user), "external reward needs a callable");
         const StepHook hook = python_hook(done_ptr, progress);
         py::gil_scoped_release release;
+        const InterruptScope interrupts(check_signals);  // Ctrl-C within a step, too
         train(spec, task, base ? &*base : nullptr, cfg, st, s0, user, hook);
         done_ptr[0] = st.steps_done;
       },

@@ -66,12 +66,21 @@ Task make_task(const Spec& spec, int kind, int num_mix, double sigma, const std:
                const std::optional<CArray<std::int32_t>>& fy);
 
 // After each step: publish progress, honour Ctrl-C, call the Python progress callable.
+// Raises KeyboardInterrupt (as py::error_already_set) when Ctrl-C is pending; callable
+// without the GIL, from the thread that released it.
+inline void check_signals() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
 inline std::function<bool(Index)> python_hook(std::int64_t* done, const py::object& progress) {
   return [done, progress](Index s) {
     done[0] = s;
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    if (!progress.is_none()) progress(s);
+    check_signals();
+    if (!progress.is_none()) {
+      py::gil_scoped_acquire gil;
+      progress(s);
+    }
     return true;
   };
 }

@@ -2,9 +2,13 @@
 // never depends on the thread count, plus error capture (no exception may leave a region).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #ifdef LPGX_HAVE_OPENMP
 #include <omp.h>
@@ -47,40 +51,86 @@ class ErrorFlag {
   const char* what_ = "";
 };
 
-// fn(i) for i in [0, n), dynamically scheduled; fn must write only to item i's outputs.
-template <class Fn>
-void parallel_for(Index n, int n_threads, Fn&& fn) {
-#ifdef LPGX_HAVE_OPENMP
-  if (n_threads > 1 && n > 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
-    for (Index i = 0; i < n; ++i) fn(i);
-    return;
+// Interrupting long parallel loops. While an InterruptScope lives on a thread, every loop
+// below started from that thread calls its check() between items, from that same thread
+// (the master of the OpenMP team), at most every kCheckSeconds. When check() throws (Ctrl-C),
+// the loop hands out no more items and rethrows once every worker is out of the region.
+class InterruptScope {
+ public:
+  static constexpr double kCheckSeconds = 0.05;
+  explicit InterruptScope(std::function<void()> check)
+      : check_(std::move(check)), outer_(current_), last_(std::chrono::steady_clock::now()) {
+    current_ = this;
   }
-#else
-  (void)n_threads;
-#endif
-  for (Index i = 0; i < n; ++i) fn(i);
-}
+  ~InterruptScope() { current_ = outer_; }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  static InterruptScope* current() { return current_; }
+  // Runs check() if kCheckSeconds have passed; reads the clock every 8th call only.
+  void maybe_check() {
+    if (++calls_ % 8 != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_).count() < kCheckSeconds) return;
+    last_ = now;
+    check_();
+  }
 
-// fn(i, state) as parallel_for, with one State per worker made by make(): scratch buffers
-// are reused across items instead of allocated for each.
+ private:
+  std::function<void()> check_;
+  InterruptScope* outer_;
+  std::chrono::steady_clock::time_point last_;
+  unsigned calls_ = 0;
+  static inline thread_local InterruptScope* current_ = nullptr;
+};
+
+// fn(i, state) for i in [0, n), dynamically scheduled, with one State per worker made by
+// make() (scratch reused across items instead of allocated for each); fn must write only
+// to item i's outputs.
 template <class Make, class Fn>
 void parallel_for_with(Index n, int n_threads, Make&& make, Fn&& fn) {
+  InterruptScope* const scope = InterruptScope::current();
+  std::atomic<bool> stop{false};
+  std::exception_ptr interrupted;
+  auto check = [&] {  // on the calling thread only
+    if (!scope || stop.load(std::memory_order_relaxed)) return;
+    try {
+      scope->maybe_check();
+    } catch (...) {
+      interrupted = std::current_exception();
+      stop.store(true, std::memory_order_relaxed);
+    }
+  };
 #ifdef LPGX_HAVE_OPENMP
   if (n_threads > 1 && n > 1) {
 #pragma omp parallel num_threads(n_threads)
     {
       auto state = make();
+      const bool master = omp_get_thread_num() == 0;
 #pragma omp for schedule(dynamic, 1)
-      for (Index i = 0; i < n; ++i) fn(i, state);
+      for (Index i = 0; i < n; ++i) {
+        if (master) check();
+        if (!stop.load(std::memory_order_relaxed)) fn(i, state);
+      }
     }
-    return;
-  }
+  } else
 #else
   (void)n_threads;
 #endif
-  auto state = make();
-  for (Index i = 0; i < n; ++i) fn(i, state);
+  {
+    auto state = make();
+    for (Index i = 0; i < n; ++i) {
+      check();
+      if (stop.load(std::memory_order_relaxed)) break;
+      fn(i, state);
+    }
+  }
+  if (interrupted) std::rethrow_exception(interrupted);
+}
+
+// fn(i) for i in [0, n), as parallel_for_with without per-worker state.
+template <class Fn>
+void parallel_for(Index n, int n_threads, Fn&& fn) {
+  parallel_for_with(n, n_threads, [] { return 0; }, [&](Index i, int&) { fn(i); });
 }
 
 // Fixed partition of [0, n) into chunks that depends on n and the per-chunk buffer size

@@ -192,8 +192,9 @@ def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256,
     on the teacher-forced cross-entropy averaged over batch × positions. ``optimizer``
     defaults to ``Adagrad(lr=0.1)``. ``test``: a pair (x, y*) or a number of contexts to
     draw; ``track``: a pair or ``"centres"``. ``progress``: True for a tqdm bar or a
-    callable(step). Ctrl-C raises KeyboardInterrupt after the current step, with the model
-    at its last completed step and ``exc.partial_result`` holding the records so far."""
+    callable(step). Ctrl-C raises KeyboardInterrupt within a fraction of a second (a step
+    it lands in is abandoned), with the model at its last completed step and
+    ``exc.partial_result`` holding the records so far."""
     model = check_model(model)
     task = check_task(task, model)
     opt = make_optimizer(optimizer)
