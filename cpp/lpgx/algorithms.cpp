@@ -13,12 +13,7 @@ namespace {
 
 // Draws y_i for i ≥ from (prefix y_<from fixed) from pol, token by token.
 void sample_suffix(const Policy& pol, SeqState& st, int from, std::int32_t* y, Philox& rng) {
-  const Spec& s = pol.spec();
-  for (int i = from; i < s.N; ++i) {
-    NextToken t;
-    if (!pol.next(st, i, i ? y[i - 1] : -1, t)) throw std::domain_error(kNonFinite);
-    y[i] = t.draw(rng.uniform());
-  }
+  if (!draw_sequence(pol, st, rng, y, from)) throw std::domain_error(kNonFinite);
 }
 
 // One draw from (1−λ)·q0 + λ·Unif(Y^N), mixed per sequence.

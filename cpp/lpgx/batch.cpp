@@ -19,7 +19,6 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
     for (int i = 0; i < s.N; ++i) {
       NextToken t;
       if (!pol.next(w, i, prev, t)) { err.set(kNonFinite); return; }
-      // e is unnormalised: scale the uniform by z instead of dividing e.
       const int c = t.draw(rng.uniform());
       y[b * s.N + i] = c;
       if (logp) w.record(i, t.logits[c], t.norm);

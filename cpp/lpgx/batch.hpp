@@ -10,6 +10,17 @@
 
 namespace lpgx {
 
+// Draws y_i for i ≥ from (the prefix y_<from given) token by token, one uniform of rng
+// per token; false when a logit is not finite.
+inline bool draw_sequence(const Policy& pol, SeqState& st, Philox& rng, std::int32_t* y, int from = 0) {
+  for (int i = from; i < pol.spec().N; ++i) {
+    NextToken t;
+    if (!pol.next(st, i, i ? y[i - 1] : -1, t)) return false;
+    y[i] = t.draw(rng.uniform());
+  }
+  return true;
+}
+
 // y (B×N), and log p(y_i | ...) into logp (B×N) when non-null.
 void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
             std::int32_t* y, double* logp, int n_threads);

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "batch.hpp"
 #include "rng.hpp"
 
 namespace lpgx {
@@ -49,12 +50,7 @@ double FusedPGStep::run(double* w, double* opt_state, const double* x, const std
       std::int32_t* yb = y + b * N;
       Philox rng(sample_key, std::uint64_t(b));
       pol.begin(x + b * spec.d, st);
-      int prev = -1;
-      for (int i = 0; i < N; ++i) {
-        NextToken t;
-        if (!pol.next(st, i, prev, t)) { err.set(kNonFinite); return; }
-        prev = yb[i] = t.draw(rng.uniform());
-      }
+      if (!draw_sequence(pol, st, rng, yb)) { err.set(kNonFinite); return; }
       double* rb = r_.data() + b * width;
       reward_of(cfg_.reward, yb, ystar + b * N, N, noise_key, b, rb);
       for (int i = 0; i < N; ++i) {

@@ -64,7 +64,7 @@ void Policy::begin(const double* x, SeqState& st) const {
   if (spec_.has(kBias)) st.base += Eigen::Map<const Eigen::VectorXd>(w + spec_.off_bias, k);
   if (memoise_) {
     const Index rows = Index(k) + 1;
-    st.stride = (Index(k) + 7) / 8 * 8;
+    st.stride = memo_stride(k);
     if (st.memo_e.size() != rows * st.stride) {
       st.memo_logits.resize(rows * st.stride);
       st.memo_e.resize(rows * st.stride);
@@ -163,7 +163,7 @@ void GradAccum::flush_into(double* out) const {
 }
 
 RowWeights::RowWeights(int k)
-    : k_(k), stride_((Index(k) + 7) / 8 * 8), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
+    : k_(k), stride_(memo_stride(k)), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
       S_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
 
 void RowWeights::flush(const SeqState& st, const double* x, GradAccum& g, double* g_row) {

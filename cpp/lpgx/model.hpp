@@ -49,6 +49,10 @@ struct LogNorm {
   double log_prob(double logit) const { return (logit - max) - std::log(z); }
 };
 
+// Memo rows (k values each) are this many doubles apart: k rounded up to 8, so every row
+// is aligned as the per-token buffers are (Eigen's sums then add in the same order).
+inline Index memo_stride(int k) { return (Index(k) + 7) / 8 * 8; }
+
 // Per-sequence scratch: an aligned copy of x, the context (+ bias) logits and, with the
 // context_position block, the N×k table Σ_j x_j C[j, i, :]; plus logits/probability
 // buffers for one position.
@@ -60,8 +64,7 @@ struct SeqState {
   bool safe = false;  // every logit of this sequence is provably finite: per-token checks skipped
   Eigen::VectorXd x;
   // Memo of next-token distributions by previous token (Policy::next): row r = prev + 1,
-  // rows `stride` apart (k rounded up to 8 doubles, so every row is aligned as the
-  // per-token buffers are and computes the same bits).
+  // rows memo_stride(k) apart.
   Index stride = 0;
   std::vector<std::uint8_t> known;
   Eigen::ArrayXd memo_logits, memo_e, memo_cdf;
@@ -95,7 +98,7 @@ struct NextToken {
   const double* e = nullptr;
   const double* cdf = nullptr;
   LogNorm norm;
-  // The token for u uniform on [0, 1).
+  // The token for u uniform on [0, 1); e is unnormalised, so u is scaled by z instead.
   int draw(double u) const {
     return cdf ? draw_prefix(cdf, e, k, u * norm.z) : draw_token(e, k, u * norm.z);
   }
