@@ -129,7 +129,7 @@ def figure1_quick() -> None:
 
 
 def algorithms() -> None:
-    task, base = lpgx.staircase(vocab_size=4, seq_len=5, alphas=[0.3, 1e-2, 1e-4])
+    task, base = lpgx.staircase(vocab_size=4, seq_len=5, alphas=[0.3, 1e-2, 1e-4], rng=0)
     lock, ubase = lpgx.combination_lock(vocab_size=3, seq_len=4, num_contexts=3, rng=2)
     tt = lpgx.TeacherTask(6, 4, 6, rng=3)
     runs: Dict[str, Callable[[], Any]] = {
