@@ -121,16 +121,16 @@ def test_runs_identical_across_threads(reward):
     (lambda: lpgx.OutcomeReward(), True), (lambda: lpgx.OutcomeReward(), False),
     (lambda: lpgx.OutcomeReward(values=(1, 0)), True), (lambda: lpgx.OutcomeReward(flip_prob=0.3), True),
     (lambda: lpgx.ProcessReward(), False), (lambda: lpgx.ProcessReward(values=(1, 0), flip_prob=0.2), False)])
-def test_fused_step_equals_general_step(monkeypatch, make_reward, baseline):
-    # On-policy steps sample and accumulate the gradient in one pass (cpp/lpgx/fused_step.hpp);
-    # the general step (sample, then rewards, then gradient; checked against the formulas
-    # above) must see the same responses, rewards and queries and make the same update.
+def test_one_pass_step_equals_two_pass_step(monkeypatch, make_reward, baseline):
+    # On-policy steps sample and accumulate the gradient in one pass (cpp/lpgx/step.hpp);
+    # the two-pass execution (sample, then rewards, then gradient; checked against the
+    # formulas above) must see the same responses, rewards and queries and make the same update.
     task = teacher_task(inputs="mixture")
     base = lpgx.LinearARModel(4, 6, 8)
     lpgx.pretrain(base, task, steps=10, batch_size=64, rng=0)
     runs = []
-    for fuse in (True, False):
-        monkeypatch.setattr(lpgx.training, "_FUSE_STEPS", fuse)
+    for one_pass in (True, False):
+        monkeypatch.setattr(lpgx.training, "_ONE_PASS", one_pass)
         m, reward = base.copy(), make_reward()
         res = lpgx.post_train(m, task, reward=reward, steps=1, batch_size=200, baseline=baseline, rng=5,
                               optimizer=lpgx.SGD(lr=1.0))  # the update is the gradient itself

@@ -1,16 +1,92 @@
-// Bindings of the paper's algorithms (cpp/lpgx/algorithms.hpp).
-#include "common.hpp"
+// Bindings of the paper's algorithms (cpp/lpgx/algorithms.hpp): a run as a handle whose records
+// stay readable after an interrupt.
+#include "handles.hpp"
 #include "lpgx/algorithms.hpp"
 
 namespace lpgx::bind {
+namespace {
+
+template <class T, class U = T>
+py::array_t<U> owned(const std::vector<T>& v, std::vector<Index> shape) {
+  py::array_t<U> a(shape);
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+class AlgoRun {
+ public:
+  AlgoRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const AlgoConfig& cfg, double flip_prob,
+          const py::object& eval)
+      : model_(std::move(model)), task_(std::move(task)), base_(base ? std::move(*base) : nullptr), cfg_(cfg),
+        eval_(eval, model_->spec, "eval") {
+    const Spec& spec = model_->spec;
+    task_->check_model(spec, "task");
+    require(cfg_.steps >= 0 && cfg_.m >= 1 && cfg_.n_threads >= 1, "invalid steps, m or n_threads");
+    require(cfg_.mix >= 0.0 && cfg_.mix <= 1.0, "mix must lie in [0, 1]");
+    require(flip_prob >= 0.0 && flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
+    require(!needs_base(cfg_.kind) || base_, "this algorithm needs a base model q0");
+    if (base_) require(base_->spec.k == spec.k && base_->spec.N == spec.N && base_->spec.d == spec.d,
+                       "base: its (vocab_size, seq_len, context_dim) differ from the model's");
+    reward_.kind = reward_kind(cfg_.kind);
+    reward_.flip_prob = flip_prob;
+    iterate_ = model_->w;
+  }
+
+  void run(const py::object& progress) {
+    require(!started_, "an algorithm run runs once");
+    started_ = true;
+    const Spec& spec = model_->spec;
+    BusyGuard busy(*model_, "algorithm");
+    const RewardOracle oracle(reward_, spec.N);
+    std::optional<Policy> teacher, base;
+    const Task task = task_->view(teacher);
+    if (base_) base.emplace(base_->policy());
+    AlgoState st;
+    st.w = model_->w.data();
+    st.w_iterate = iterate_.data();
+    st.base = base ? &*base : nullptr;
+    st.eval = eval_.view();
+    const StepHook hook = python_hook(progress);
+    note_fork(cfg_.n_threads);
+    without_gil([&] { run_algorithm(spec, task, cfg_, oracle, st, rec_, hook); });
+  }
+
+  py::dict records() const {
+    const Index n_eval = eval_.x.n;
+    const Index rows = n_eval > 0 ? std::min<Index>(Index(rec_.eval_steps.size()), Index(rec_.eval_log_lik.size()) / n_eval)
+                                  : Index(rec_.eval_steps.size());
+    py::dict d;
+    d["steps_done"] = rec_.steps_done;
+    d["target_step"] = rec_.target_step;
+    d["iterate"] = rec_.iterate;
+    d["queries"] = owned(rec_.queries, {Index(rec_.queries.size())});
+    d["success"] = owned<std::uint8_t, bool>(rec_.success, {Index(rec_.success.size())});
+    d["expected_mistakes"] = owned(rec_.expected_mistakes, {Index(rec_.expected_mistakes.size())});
+    d["sample_mistakes"] = owned(rec_.sample_mistakes, {Index(rec_.sample_mistakes.size())});
+    d["eval_steps"] = owned<Index, std::int64_t>(
+        std::vector<Index>(rec_.eval_steps.begin(), rec_.eval_steps.begin() + rows), {rows});
+    d["eval_log_lik"] = owned(std::vector<double>(rec_.eval_log_lik.begin(), rec_.eval_log_lik.begin() + rows * n_eval),
+                              {rows, n_eval});
+    d["w_iterate"] = owned(std::vector<double>(iterate_.data(), iterate_.data() + iterate_.size()), {Index(iterate_.size())});
+    return d;
+  }
+
+ private:
+  ModelPtr model_;
+  TaskPtr task_;
+  ModelPtr base_;
+  AlgoConfig cfg_;
+  RewardSpec reward_;
+  OwnedEvalSet eval_;
+  Eigen::VectorXd iterate_;
+  AlgoRecords rec_;
+  bool started_ = false;
+};
+
+}  // namespace
 
 void bind_algorithms(py::module_& m) {
-  py::enum_<AlgoConfig::Kind>(m, "AlgoKind")
-      .value("sgd", AlgoConfig::kSGD)
-      .value("pg_outcome", AlgoConfig::kPGOutcome)
-      .value("pg_outcome_multi", AlgoConfig::kPGOutcomeMulti)
-      .value("pg_process", AlgoConfig::kPGProcess)
-      .value("online", AlgoConfig::kOnline);
+  bind_kind<AlgoConfig::Kind>(m, "AlgoKind", AlgoConfig::kNames);
   py::class_<AlgoConfig>(m, "AlgoConfig")
       .def(py::init<>())
       .def_readwrite("kind", &AlgoConfig::kind)
@@ -24,72 +100,11 @@ void bind_algorithms(py::module_& m) {
       .def_readwrite("eval_every", &AlgoConfig::eval_every)
       .def_readwrite("target_log_lik", &AlgoConfig::target_log_lik)
       .def_readwrite("random_iterate", &AlgoConfig::random_iterate);
-
-  m.def(
-      "run_algorithm",
-      [](int k, int N, int d, unsigned blocks, CArray<double> w, int task_kind, int num_mix, double sigma,
-         std::optional<unsigned> teacher_blocks, std::optional<CArray<double>> teacher_w,
-         std::optional<CArray<double>> finite_x, std::optional<CArray<double>> finite_mass,
-         std::optional<CArray<std::int32_t>> finite_y, std::optional<unsigned> base_blocks,
-         std::optional<CArray<double>> base_w, const AlgoConfig& cfg, std::optional<CArray<double>> eval_x,
-         std::optional<CArray<std::int32_t>> eval_y, CArray<double> w_snapshot, CArray<std::int64_t> done,
-         py::object progress, py::dict records) {
-        const Spec spec = make_spec(k, N, d, blocks, w);
-        require(cfg.steps >= 0 && cfg.m >= 1 && cfg.n_threads >= 1, "invalid steps, m or n_threads");
-        require(cfg.mix >= 0.0 && cfg.mix <= 1.0, "mix must lie in [0, 1]");
-        check_shape(w_snapshot, "w_snapshot", {spec.num_params});
-        check_shape(done, "done", {1});
-        std::optional<Policy> teacher, base;
-        if (teacher_blocks) teacher.emplace(make_spec(k, N, d, *teacher_blocks, *teacher_w), teacher_w->data());
-        if (base_blocks) base.emplace(make_spec(k, N, d, *base_blocks, *base_w), base_w->data());
-        const bool needs_base = cfg.kind == AlgoConfig::kPGOutcome || cfg.kind == AlgoConfig::kPGOutcomeMulti ||
-                                cfg.kind == AlgoConfig::kPGProcess;
-        require(!needs_base || base.has_value(), "this algorithm needs a base model q0");
-        Task task = make_task(spec, task_kind, num_mix, sigma, teacher, finite_x, finite_mass, finite_y);
-        task.teacher = teacher ? &*teacher : nullptr;
-        AlgoState st;
-        st.w = w.mutable_data();
-        st.w_snapshot = cfg.random_iterate >= 0 ? w_snapshot.mutable_data() : nullptr;
-        st.base = base ? &*base : nullptr;
-        if (eval_x) {
-          check_shape(*eval_x, "eval_x", {-1, d});
-          st.n_eval = eval_x->shape(0);
-          check_tokens(*eval_y, st.n_eval, N, k);
-          st.eval_x = eval_x->data();
-          st.eval_y = eval_y->data();
-        }
-        const auto hook = python_hook(done.mutable_data(), progress);
-        st.poll = check_signals;
-        // The records of the steps completed, also when the run is interrupted or fails.
-        auto publish = [&] {
-          const Index rows = st.n_eval > 0 ? std::min<Index>(Index(st.eval_steps.size()),
-                                                             Index(st.eval_log_lik.size()) / st.n_eval)
-                                           : Index(st.eval_steps.size());
-          CArray<double> eval_out({rows, st.n_eval});
-          std::copy(st.eval_log_lik.begin(), st.eval_log_lik.begin() + rows * st.n_eval, eval_out.mutable_data());
-          records["steps_done"] = st.steps_done;
-          records["target_step"] = st.target_step;
-          records["queries"] = py::array(py::cast(st.queries)).attr("astype")("int64");
-          records["success"] = py::array(py::cast(st.success)).attr("astype")("bool");
-          records["expected_mistakes"] = py::array(py::cast(st.expected_mistakes)).attr("astype")("float64");
-          records["sample_mistakes"] = py::array(py::cast(st.sample_mistakes)).attr("astype")("int64");
-          records["eval_steps"] = py::array(py::cast(st.eval_steps)).attr("astype")("int64");
-          records["eval_log_lik"] = eval_out;
-        };
-        try {
-          py::gil_scoped_release release;
-          run_algorithm(spec, task, cfg, st, hook);
-        } catch (...) {
-          publish();
-          throw;
-        }
-        publish();
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(), py::arg("task_kind"),
-      py::arg("num_mix"), py::arg("sigma"), py::arg("teacher_blocks"), py::arg("teacher_w"), py::arg("finite_x"),
-      py::arg("finite_mass"), py::arg("finite_y"), py::arg("base_blocks"), py::arg("base_w"), py::arg("cfg"),
-      py::arg("eval_x"), py::arg("eval_y"), py::arg("w_snapshot").noconvert(), py::arg("done").noconvert(),
-      py::arg("progress"), py::arg("records"));
+  py::class_<AlgoRun>(m, "AlgoRun", "One run of an algorithm (private: use lpgx.algorithms)")
+      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const AlgoConfig&, double, py::object>(),
+           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("flip_prob"), py::arg("eval"))
+      .def("run", &AlgoRun::run, py::arg("progress"))
+      .def("records", &AlgoRun::records);
 }
 
 }  // namespace lpgx::bind

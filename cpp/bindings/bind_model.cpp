@@ -1,131 +1,141 @@
-// Bindings of the batched policy operations (cpp/lpgx/batch.hpp).
-#include "common.hpp"
+// Bindings of the model handle and its batched operations (cpp/lpgx/batch.hpp).
+#include "handles.hpp"
 #include "lpgx/batch.hpp"
 
 namespace lpgx::bind {
+namespace {
+
+// The calling convention of every batched operation: owned copies of the inputs, outputs
+// allocated here, the work without the GIL on a policy prepared from the model's weights.
+template <class Work>
+void run_kernel(const ModelHandle& h, int n_threads, Work&& work) {
+  require(n_threads >= 1, "n_threads must be >= 1");
+  note_fork(n_threads);
+  without_gil([&] {
+    const Policy pol = h.policy();
+    work(pol);
+  });
+}
+
+}  // namespace
 
 void bind_model(py::module_& m) {
-  m.def("num_params", [](int k, int N, int d, unsigned blocks) { return Spec(k, N, d, blocks).num_params; },
-        py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"));
-
-  m.def(
-      "sample",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x,
-         std::uint64_t key, std::uint64_t stream0, bool with_logp, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        CArray<std::int32_t> y({B, Index(N)});
-        CArray<double> logp(with_logp ? std::vector<Index>{B, Index(N)} : std::vector<Index>{0});
-        {
-          py::gil_scoped_release release;
-          Policy pol(s, w.data());
-          sample(pol, x.data(), B, key, stream0, y.mutable_data(), with_logp ? logp.mutable_data() : nullptr,
-                 n_threads);
-        }
-        return py::make_tuple(y, logp);
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("key"), py::arg("stream0"), py::arg("with_logp"), py::arg("n_threads"));
-
-  m.def(
-      "token_log_prob",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x,
-         const CArray<std::int32_t>& y, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        check_tokens(y, B, N, k);
-        CArray<double> out({B, Index(N)});
-        {
-          py::gil_scoped_release release;
-          Policy pol(s, w.data());
-          token_log_prob(pol, x.data(), y.data(), B, out.mutable_data(), n_threads);
-        }
-        return out;
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"));
-
-  m.def(
-      "greedy",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        CArray<std::int32_t> y({B, Index(N)});
-        {
-          py::gil_scoped_release release;
-          Policy pol(s, w.data());
-          greedy(pol, x.data(), B, y.mutable_data(), n_threads);
-        }
-        return y;
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("n_threads"));
-
-  m.def(
-      "grad_log_prob",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x,
-         const CArray<std::int32_t>& y, const std::optional<CArray<double>>& weights, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        check_tokens(y, B, N, k);
-        if (weights) check_shape(*weights, "weights", {B, N});
-        CArray<double> grad({s.num_params});
-        CArray<double> logp({B, Index(N)});
-        {
-          py::gil_scoped_release release;
-          std::fill_n(grad.mutable_data(), s.num_params, 0.0);
-          Policy pol(s, w.data());
-          grad_log_prob(pol, x.data(), y.data(), weights ? weights->data() : nullptr, B, grad.mutable_data(),
-                        logp.mutable_data(), n_threads);
-        }
-        return py::make_tuple(grad, logp);
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("weights").noconvert(), py::arg("n_threads"));
-
-  m.def(
-      "margin_gaps",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x,
-         const CArray<std::int32_t>& y, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        check_tokens(y, B, N, k);
-        CArray<double> gap({B}), r2({B});
-        {
-          py::gil_scoped_release release;
-          Policy pol(s, w.data());
-          margin_gaps(pol, x.data(), y.data(), B, gap.mutable_data(), r2.mutable_data(), n_threads);
-        }
-        return py::make_tuple(gap, r2);
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"));
-
-  m.def(
-      "count_matches",
-      [](int k, int N, int d, unsigned blocks, const CArray<double>& w, const CArray<double>& x,
-         const CArray<std::int32_t>& y, Index n_samples, std::uint64_t key, int n_threads) {
-        const Spec s = make_spec(k, N, d, blocks, w);
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        check_tokens(y, B, N, k);
-        require(n_samples >= 1, "n_samples must be >= 1");
-        CArray<std::int64_t> counts({B});
-        {
-          py::gil_scoped_release release;
-          Policy pol(s, w.data());
-          count_matches(pol, x.data(), y.data(), B, n_samples, key, counts.mutable_data(), n_threads);
-        }
-        return counts;
-      },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_samples"), py::arg("key"),
-      py::arg("n_threads"));
+  py::class_<ModelHandle, ModelPtr>(m, "Model", "A model's sizes, blocks and weights (private: use lpgx.LinearARModel)")
+      .def(py::init<int, int, int, unsigned>(), py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"))
+      .def_property_readonly("num_params", [](const ModelHandle& h) { return h.spec.num_params; })
+      .def_property_readonly("busy", [](const ModelHandle& h) { return h.busy.load(); })
+      .def("layout",
+           [](const ModelHandle& h) {  // [(name, offset, shape)] of the enabled blocks, in flat order
+             py::list out;
+             for (std::size_t i = 0; i < kBlockNames.size(); ++i) {
+               const Block b = static_cast<Block>(1u << i);
+               if (h.spec.has(b)) out.append(py::make_tuple(kBlockNames[i], h.spec.offset(b), py::tuple(py::cast(h.spec.shape(b)))));
+             }
+             return out;
+           })
+      .def_property_readonly("w",
+                             [](py::object self) {  // a live view, kept alive by the handle
+                               ModelHandle& h = self.cast<ModelHandle&>();
+                               return py::array_t<double>({h.spec.num_params}, {Index(sizeof(double))}, h.w.data(), self);
+                             })
+      .def("set_w",
+           [](ModelHandle& h, const CArray<double>& w) {
+             check_shape(w, "w", {h.spec.num_params});
+             require(!h.busy.load(), "model.w cannot be assigned while the model is being trained "
+                                     "(post_train, pretrain or an algorithm is running on it)");
+             std::copy(w.data(), w.data() + h.spec.num_params, h.w.data());
+           },
+           py::arg("w").noconvert())
+      .def("sample",
+           [](const ModelHandle& h, const CArray<double>& x, std::uint64_t key, bool with_logp, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Index B = xc.n;
+             const Index N = h.spec.N;
+             CArray<std::int32_t> y({B, N});
+             CArray<double> logp(with_logp ? std::vector<Index>{B, N} : std::vector<Index>{0});
+             std::int32_t* yp = y.mutable_data();
+             double* lp = with_logp ? logp.mutable_data() : nullptr;
+             run_kernel(h, n_threads, [&](const Policy& pol) { sample(pol, xc.data(), B, key, 0, yp, lp, n_threads); });
+             return py::make_tuple(y, logp);
+           },
+           py::arg("x").noconvert(), py::arg("key"), py::arg("with_logp"), py::arg("n_threads"))
+      .def("token_log_prob",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y");
+             CArray<double> out({xc.n, Index(h.spec.N)});
+             double* o = out.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) { token_log_prob(pol, xc.data(), yc.data(), xc.n, o, n_threads); });
+             return out;
+           },
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
+      .def("log_prob",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y");
+             CArray<double> out({xc.n});
+             double* o = out.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) { log_prob(pol, xc.data(), yc.data(), xc.n, o, n_threads); });
+             return out;
+           },
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
+      .def("greedy",
+           [](const ModelHandle& h, const CArray<double>& x, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             CArray<std::int32_t> y({xc.n, Index(h.spec.N)});
+             std::int32_t* yp = y.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) { greedy(pol, xc.data(), xc.n, yp, n_threads); });
+             return y;
+           },
+           py::arg("x").noconvert(), py::arg("n_threads"))
+      .def("grad_log_prob",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y,
+              const std::optional<CArray<double>>& weights, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Index B = xc.n;
+             const Tokens yc(y, B, h.spec.N, h.spec.k, "y");
+             std::vector<double> wts;
+             if (weights) {
+               check_shape(*weights, "weights", {B, h.spec.N});
+               wts.assign(weights->data(), weights->data() + B * h.spec.N);
+             }
+             CArray<double> grad({h.spec.num_params});
+             CArray<double> logp({B, Index(h.spec.N)});
+             double* g = grad.mutable_data();
+             double* lp = logp.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) {
+               std::fill_n(g, h.spec.num_params, 0.0);
+               grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads);
+             });
+             return py::make_tuple(grad, logp);
+           },
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("weights").noconvert(), py::arg("n_threads"))
+      .def("margin_gaps",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y");
+             CArray<double> gap({xc.n}), r2({xc.n});
+             double* gp = gap.mutable_data();
+             double* rp = r2.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) { margin_gaps(pol, xc.data(), yc.data(), xc.n, gp, rp, n_threads); });
+             return py::make_tuple(gap, r2);
+           },
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
+      .def("count_matches",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, Index n_samples,
+              std::uint64_t key, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y");
+             require(n_samples >= 1, "n_samples must be >= 1");
+             CArray<std::int64_t> counts({xc.n});
+             std::int64_t* c = counts.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) {
+               count_matches(pol, xc.data(), yc.data(), xc.n, n_samples, key, c, n_threads);
+             });
+             return counts;
+           },
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_samples"), py::arg("key"),
+           py::arg("n_threads"));
 
   // For the tests: the softmax's exp, elementwise on [−700, 0].
   m.def(

@@ -1,75 +1,120 @@
-// Bindings of the training loop (cpp/lpgx/train.hpp): configuration structs, the loop,
-// and one update from given responses. Python callables (user rewards, progress) are
-// called with the GIL re-acquired; Ctrl-C is checked after every step.
-#include "common.hpp"
+// Bindings of the training loop (cpp/lpgx/train.hpp): the stage configurations, a training
+// run as a handle (records stay readable after an interrupt), one step from given responses,
+// and the reward oracle for inspection.
+#include "handles.hpp"
 #include "lpgx/train.hpp"
 
 namespace lpgx::bind {
+namespace {
 
-// Adapts a Python verifier fn(x, y) -> r to the engine's RewardCallback.
-RewardCallback python_reward(const py::object& fn, bool process, int d, int N) {
-  if (fn.is_none()) return {};
-  return [fn, process, d, N](const double* x, const std::int32_t* y, Index B, double* r) {
-    py::gil_scoped_acquire gil;
-    CArray<double> xa({B, Index(d)});
-    CArray<std::int32_t> ya({B, Index(N)});
-    std::copy(x, x + B * d, xa.mutable_data());
-    std::copy(y, y + B * N, ya.mutable_data());
-    py::object out = fn(xa, ya);
-    const py::array raw = py::array::ensure(out);
-    const char kind = raw ? raw.dtype().kind() : 'O';
-    if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
-      throw py::type_error("reward callable must return real numbers (an int, float or bool array)");
-    auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(raw);
-    if (!arr) throw py::type_error("reward callable must return a numeric array");
-    const Index want = process ? B * N : B;
-    const bool shape_ok = process ? (arr.ndim() == 2 && arr.shape(0) == B && arr.shape(1) == N)
-                                  : (arr.ndim() == 1 && arr.shape(0) == B);
-    if (!shape_ok)
-      throw py::value_error(process ? "reward callable must return shape (B, N) for a process reward"
-                                    : "reward callable must return shape (B,) for an outcome reward");
-    const double* p = arr.data();
-    for (Index i = 0; i < want; ++i)
-      if (!std::isfinite(p[i])) throw py::value_error("reward callable returned NaN or infinity");
-    std::copy(p, p + want, r);
-  };
+void check_config(const TrainConfig& cfg, const Spec& spec, bool has_base) {
+  require(cfg.batch >= 1, "batch_size must be >= 1");
+  require(cfg.steps >= 0, "steps must be >= 0");
+  require(cfg.n_threads >= 1, "n_threads must be >= 1");
+  require(cfg.estimator.group_size >= 1, "group_size must be >= 1");
+  require(cfg.behavior.m >= 1, "best-of-m needs m >= 1");
+  require(cfg.behavior.eps >= 0.0 && cfg.behavior.eps <= 1.0, "the behaviour's eps must lie in [0, 1]");
+  require(cfg.reward.flip_prob >= 0.0 && cfg.reward.flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
+  require(!needs_base(cfg.behavior.kind) || has_base, "this behaviour policy needs a base model");
+  require(cfg.behavior.kind != Behavior::kBestOfM || cfg.reward.kind == RewardSpec::kProcess,
+          "best_of_m exploration needs a process reward");
+  require(cfg.reward.kind != RewardSpec::kNone || cfg.estimator.kind == Estimator::kSupervised,
+          "a step without reward must use the supervised estimator");
+  require(cfg.track_every >= 0 && cfg.test_every >= 0, "record intervals must be >= 0");
+  (void)spec;
 }
 
-Task make_task(const Spec& spec, int kind, int num_mix, double sigma, const std::optional<Policy>& teacher,
-               const std::optional<CArray<double>>& fx, const std::optional<CArray<double>>& fmass,
-               const std::optional<CArray<std::int32_t>>& fy) {
-  Task t;
-  t.d = spec.d;
-  t.N = spec.N;
-  if (kind == 2) {
-    require(fx && fmass && fy, "finite task needs contexts, masses and responses");
-    const Index n = fx->shape(0);
-    check_shape(*fx, "task contexts", {n, spec.d});
-    check_shape(*fmass, "task masses", {n});
-    check_tokens(*fy, n, spec.N, spec.k);
-    t.n_finite = n;
-    t.finite_x = fx->data();
-    t.finite_ystar = fy->data();
-    double acc = 0.0;
-    for (Index j = 0; j < n; ++j) {
-      require(fmass->data()[j] >= 0.0 && std::isfinite(fmass->data()[j]), "task masses must be finite and >= 0");
-      acc += fmass->data()[j];
-      t.finite_cdf.push_back(acc);
-    }
-    require(acc > 0.0, "task masses must not all be zero");
-  } else {
-    require(kind == 0 || kind == 1, "unknown input kind");
-    require(teacher.has_value(), "generated inputs need a teacher");
-    t.inputs = InputDist{static_cast<InputKind>(kind), spec.d, num_mix, sigma};
+template <class T>
+py::array_t<T> owned(const std::vector<T>& v, std::vector<Index> shape) {
+  py::array_t<T> a(shape);
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+class TrainRun {
+ public:
+  TrainRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const TrainConfig& cfg,
+           const py::object& test, const py::object& track, const CArray<double>& opt_state)
+      : model_(std::move(model)), task_(std::move(task)), base_(base ? std::move(*base) : nullptr), cfg_(cfg),
+        test_(test, model_->spec, "test"), track_(track, model_->spec, "track") {
+    const Spec& spec = model_->spec;
+    task_->check_model(spec, "task");
+    if (base_) require(base_->spec.k == spec.k && base_->spec.N == spec.N && base_->spec.d == spec.d,
+                       "base: its (vocab_size, seq_len, context_dim) differ from the model's");
+    check_config(cfg_, spec, bool(base_));
+    check_shape(opt_state, "opt_state", {spec.num_params});
+    opt_.assign(opt_state.data(), opt_state.data() + spec.num_params);
+    const Index rows_test = cfg_.test_every > 0 ? record_row(cfg_.steps, cfg_.test_every) + 1 : 0;
+    const Index rows_track = cfg_.track_every > 0 ? record_row(cfg_.steps, cfg_.track_every) + 1 : 0;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    rec_.test_error.assign(std::size_t(test_.x.n > 0 ? rows_test : 0), nan);
+    rec_.track_log_lik.assign(std::size_t(rows_track * track_.x.n), nan);
+    rec_.mean_reward.assign(std::size_t(cfg_.steps), nan);
+    rec_.success.assign(std::size_t(cfg_.steps), nan);
+    rec_.queries.assign(std::size_t(cfg_.steps), 0);
   }
-  return t;
-}
+
+  void run(const py::object& reward_fn, const py::object& progress) {
+    require(!started_, "a training run runs once");
+    started_ = true;
+    const Spec& spec = model_->spec;
+    BusyGuard busy(*model_, "training");
+    require(!cfg_.reward.external || !reward_fn.is_none(), "an external reward needs a callable");
+    const RewardOracle oracle(cfg_.reward, spec.N,
+                              python_reward(reward_fn, cfg_.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
+    std::optional<Policy> teacher, base;
+    const Task task = task_->view(teacher);
+    if (base_) base.emplace(base_->policy());
+    TrainState st;
+    st.w = model_->w.data();
+    st.opt_state = opt_.data();
+    st.base = base ? &*base : nullptr;
+    st.test = test_.view();
+    st.track = track_.view();
+    const StepHook hook = python_hook(progress);
+    note_fork(cfg_.n_threads);
+    try {
+      without_gil([&] { train(spec, task, cfg_, oracle, st, rec_, hook); });
+    } catch (...) {
+      queries_ = oracle.queries();
+      throw;
+    }
+    queries_ = oracle.queries();
+  }
+
+  py::dict records() const {
+    py::dict d;
+    d["test_error"] = owned(rec_.test_error, {Index(rec_.test_error.size())});
+    d["track_log_lik"] = owned(rec_.track_log_lik, {track_.x.n > 0 ? Index(rec_.track_log_lik.size()) / track_.x.n : 0,
+                                                   track_.x.n});
+    d["mean_reward"] = owned(rec_.mean_reward, {cfg_.steps});
+    d["success"] = owned(rec_.success, {cfg_.steps});
+    d["queries"] = owned(rec_.queries, {cfg_.steps});
+    d["steps_done"] = rec_.steps_done;
+    d["total_queries"] = queries_;  // also the queries of a step abandoned after its rewards
+    d["opt_state"] = owned(opt_, {Index(opt_.size())});
+    return d;
+  }
+
+ private:
+  ModelPtr model_;
+  TaskPtr task_;
+  ModelPtr base_;
+  TrainConfig cfg_;
+  OwnedEvalSet test_, track_;
+  std::vector<double> opt_;
+  TrainRecords rec_;
+  std::int64_t queries_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace
 
 void bind_training(py::module_& m) {
-  py::enum_<RewardSpec::Kind>(m, "RewardKind")
-      .value("none", RewardSpec::kNone)
-      .value("outcome", RewardSpec::kOutcome)
-      .value("process", RewardSpec::kProcess);
+  bind_kind<RewardSpec::Kind>(m, "RewardKind", RewardSpec::kNames);
+  bind_kind<Behavior::Kind>(m, "BehaviorKind", Behavior::kNames);
+  bind_kind<Estimator::Kind>(m, "EstimatorKind", Estimator::kNames);
+  bind_kind<Optimizer::Kind>(m, "OptimizerKind", Optimizer::kNames);
   py::class_<RewardSpec>(m, "RewardSpec")
       .def(py::init<>())
       .def_readwrite("kind", &RewardSpec::kind)
@@ -77,24 +122,16 @@ void bind_training(py::module_& m) {
       .def_readwrite("neg", &RewardSpec::neg)
       .def_readwrite("flip_prob", &RewardSpec::flip_prob)
       .def_readwrite("external", &RewardSpec::external);
-  py::enum_<Behavior::Kind>(m, "BehaviorKind")
-      .value("on_policy", Behavior::kOnPolicy)
-      .value("frozen", Behavior::kFrozen)
-      .value("uniform", Behavior::kUniform)
-      .value("eps_mixture", Behavior::kEpsMixture)
-      .value("base_uniform_seq", Behavior::kBaseUniformSeq)
-      .value("base_uniform_token", Behavior::kBaseUniformToken)
-      .value("best_of_m", Behavior::kBestOfM)
-      .value("teacher_forcing", Behavior::kTeacherForcing);
+  py::class_<Estimator>(m, "Estimator")
+      .def(py::init<>())
+      .def_readwrite("kind", &Estimator::kind)
+      .def_readwrite("baseline", &Estimator::baseline)
+      .def_readwrite("group_size", &Estimator::group_size);
   py::class_<Behavior>(m, "Behavior")
       .def(py::init<>())
       .def_readwrite("kind", &Behavior::kind)
       .def_readwrite("eps", &Behavior::eps)
       .def_readwrite("m", &Behavior::m);
-  py::enum_<Optimizer::Kind>(m, "OptimizerKind")
-      .value("adagrad", Optimizer::kAdagrad)
-      .value("sgd", Optimizer::kSGD)
-      .value("adaptive", Optimizer::kAdaptive);
   py::class_<Optimizer>(m, "Optimizer")
       .def(py::init<>())
       .def_readwrite("kind", &Optimizer::kind)
@@ -110,113 +147,76 @@ void bind_training(py::module_& m) {
       .def_readwrite("seed", &TrainConfig::seed)
       .def_readwrite("n_threads", &TrainConfig::n_threads)
       .def_readwrite("reward", &TrainConfig::reward)
-      .def_readwrite("baseline", &TrainConfig::baseline)
+      .def_readwrite("estimator", &TrainConfig::estimator)
       .def_readwrite("behavior", &TrainConfig::behavior)
       .def_readwrite("optimizer", &TrainConfig::optimizer)
       .def_readwrite("track_every", &TrainConfig::track_every)
       .def_readwrite("test_every", &TrainConfig::test_every)
-      .def_readwrite("fuse", &TrainConfig::fuse);
+      .def_readwrite("one_pass", &TrainConfig::one_pass);
+
+  py::class_<TrainRun>(m, "TrainRun", "One training run (private: use lpgx.pretrain / lpgx.post_train)")
+      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const TrainConfig&, py::object, py::object,
+                    const CArray<double>&>(),
+           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("test"), py::arg("track"),
+           py::arg("opt_state").noconvert())
+      .def("run", &TrainRun::run, py::arg("reward_fn"), py::arg("progress"))
+      .def("records", &TrainRun::records);
 
   m.def(
-      "train",
-      [](int k, int N, int d, unsigned blocks, CArray<double> w, CArray<double> opt_state,
-         int task_kind, int num_mix, double sigma, std::optional<unsigned> teacher_blocks,
-         std::optional<CArray<double>> teacher_w, std::optional<CArray<double>> finite_x,
-         std::optional<CArray<double>> finite_mass, std::optional<CArray<std::int32_t>> finite_y,
-         std::optional<unsigned> base_blocks, std::optional<CArray<double>> base_w, const TrainConfig& cfg,
-         std::optional<CArray<double>> track_x, std::optional<CArray<std::int32_t>> track_y,
-         CArray<double> track_out, std::optional<CArray<double>> test_x,
-         std::optional<CArray<std::int32_t>> test_y, CArray<double> test_out, CArray<double> mean_reward,
-         CArray<double> success, CArray<std::int64_t> queries, CArray<std::int64_t> done, Index s0,
-         py::object reward_fn, py::object progress) {
-        const Spec spec = make_spec(k, N, d, blocks, w);
+      "pg_step",
+      [](ModelPtr model, TrainConfig cfg, const CArray<double>& x, const CArray<std::int32_t>& ystar,
+         const CArray<std::int32_t>& y, std::uint64_t noise_key, const py::object& reward_fn,
+         CArray<double> opt_state) {
+        const Spec& spec = model->spec;
+        const Contexts xc(x, spec.d, "x");
+        const Index B = xc.n, G = cfg.estimator.group_size;
+        require(G >= 1, "group_size must be >= 1");
+        const Tokens ys(ystar, B, spec.N, spec.k, "y_star"), yc(y, B * G, spec.N, spec.k, "y");
         check_shape(opt_state, "opt_state", {spec.num_params});
-        require(cfg.batch >= 1 && cfg.steps >= 0 && s0 >= 0 && s0 <= cfg.steps, "invalid batch/steps");
-        require(cfg.n_threads >= 1, "n_threads must be >= 1");
-        check_shape(mean_reward, "mean_reward", {cfg.steps});
-        check_shape(success, "success", {cfg.steps});
-        check_shape(queries, "queries", {cfg.steps});
-        check_shape(done, "done", {1});
-        std::optional<Policy> teacher, base;
-        if (teacher_blocks) teacher.emplace(make_spec(k, N, d, *teacher_blocks, *teacher_w), teacher_w->data());
-        if (base_blocks) base.emplace(make_spec(k, N, d, *base_blocks, *base_w), base_w->data());
-        const bool needs_base = cfg.behavior.kind == Behavior::kFrozen ||
-                                cfg.behavior.kind == Behavior::kBaseUniformSeq ||
-                                cfg.behavior.kind == Behavior::kBaseUniformToken;
-        require(!needs_base || base.has_value(), "this behaviour policy needs a base model");
-        require(cfg.behavior.m >= 1, "best-of-m needs m >= 1");
-        Task task = make_task(spec, task_kind, num_mix, sigma, teacher, finite_x, finite_mass, finite_y);
-        task.teacher = teacher ? &*teacher : nullptr;
-        const Index rows_track = cfg.track_every > 0 ? record_row(cfg.steps, cfg.track_every) + 1 : 0;
-        const Index rows_test = cfg.test_every > 0 ? record_row(cfg.steps, cfg.test_every) + 1 : 0;
-        TrainState st;
-        st.w = w.mutable_data();
-        st.opt_state = opt_state.mutable_data();
-        if (track_x) {
-          check_shape(*track_x, "track_x", {-1, d});
-          st.n_track = track_x->shape(0);
-          check_tokens(*track_y, st.n_track, N, k);
-          check_shape(track_out, "track_out", {rows_track, st.n_track});
-          st.track_x = track_x->data();
-          st.track_y = track_y->data();
-          st.track_log_lik = track_out.mutable_data();
-        }
-        if (test_x) {
-          check_shape(*test_x, "test_x", {-1, d});
-          st.n_test = test_x->shape(0);
-          check_tokens(*test_y, st.n_test, N, k);
-          check_shape(test_out, "test_out", {rows_test});
-          st.test_x = test_x->data();
-          st.test_y = test_y->data();
-          st.test_error = test_out.mutable_data();
-        }
-        st.mean_reward = mean_reward.mutable_data();
-        st.success = success.mutable_data();
-        st.queries = queries.mutable_data();
-        std::int64_t* done_ptr = done.mutable_data();
-        const RewardCallback user = python_reward(reward_fn, cfg.reward.kind == RewardSpec::kProcess, d, N);
-        require(!cfg.reward.external || bool(user), "external reward needs a callable");
-        const StepHook hook = python_hook(done_ptr, progress);
-        py::gil_scoped_release release;
-        const InterruptScope interrupts(check_signals);  // Ctrl-C within a step, too
-        train(spec, task, base ? &*base : nullptr, cfg, st, s0, user, hook);
-        done_ptr[0] = st.steps_done;
+        cfg.batch = B;
+        cfg.behavior.kind = Behavior::kGiven;
+        check_config(cfg, spec, false);
+        require(!cfg.reward.external || !reward_fn.is_none(), "an external reward needs a callable");
+        std::vector<double> opt(opt_state.data(), opt_state.data() + spec.num_params);
+        const RewardOracle oracle(cfg.reward, spec.N,
+                                  python_reward(reward_fn, cfg.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
+        BusyGuard busy(*model, "pg_step");
+        note_fork(cfg.n_threads);
+        double mean_r = 0.0;
+        without_gil([&] {
+          PGStep step(spec, cfg);
+          std::vector<std::int32_t> out(std::size_t(B * G * spec.N));
+          StepInputs in;
+          in.x = xc.data();
+          in.ystar = ys.data();
+          in.noise_key = noise_key;
+          in.given = yc.data();
+          mean_r = step.run(model->w.data(), opt.data(), nullptr, oracle, in, out.data());
+        });
+        std::copy(opt.begin(), opt.end(), opt_state.mutable_data());
+        return py::make_tuple(mean_r, oracle.queries());
       },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("opt_state").noconvert(), py::arg("task_kind"), py::arg("num_mix"), py::arg("sigma"),
-      py::arg("teacher_blocks"), py::arg("teacher_w"), py::arg("finite_x"), py::arg("finite_mass"),
-      py::arg("finite_y"), py::arg("base_blocks"), py::arg("base_w"), py::arg("cfg"), py::arg("track_x"),
-      py::arg("track_y"), py::arg("track_out").noconvert(), py::arg("test_x"), py::arg("test_y"),
-      py::arg("test_out").noconvert(), py::arg("mean_reward").noconvert(), py::arg("success").noconvert(),
-      py::arg("queries").noconvert(), py::arg("done").noconvert(), py::arg("s0"), py::arg("reward_fn"),
-      py::arg("progress"));
+      py::arg("model"), py::arg("cfg"), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
+      py::arg("y").noconvert(), py::arg("noise_key"), py::arg("reward_fn"), py::arg("opt_state").noconvert());
 
   m.def(
-      "learn_from",
-      [](int k, int N, int d, unsigned blocks, CArray<double> w, CArray<double> opt_state,
-         const CArray<double>& x, const CArray<std::int32_t>& ystar, const CArray<std::int32_t>& y,
-         const TrainConfig& cfg, std::uint64_t noise_key, py::object reward_fn) {
-        const Spec spec = make_spec(k, N, d, blocks, w);
-        check_shape(opt_state, "opt_state", {spec.num_params});
-        check_shape(x, "x", {-1, d});
-        const Index B = x.shape(0);
-        check_tokens(ystar, B, N, k);
-        check_tokens(y, B, N, k);
-        require(cfg.n_threads >= 1, "n_threads must be >= 1");
-        const RewardCallback user = python_reward(reward_fn, cfg.reward.kind == RewardSpec::kProcess, d, N);
-        require(!cfg.reward.external || bool(user), "external reward needs a callable");
-        std::int64_t queries = 0;
-        double mean_r;
-        {
-          py::gil_scoped_release release;
-          mean_r = learn_from(spec, cfg, w.mutable_data(), opt_state.mutable_data(), x.data(), ystar.data(),
-                              y.data(), B, noise_key, user, &queries);
-        }
-        return py::make_tuple(mean_r, queries);
+      "judge",
+      [](const RewardSpec& spec, const CArray<std::int32_t>& y, const CArray<std::int32_t>& ystar, int k,
+         std::uint64_t key, int n_threads) {
+        require(spec.kind != RewardSpec::kNone && !spec.external, "judge: a built-in outcome or process reward");
+        require(y.ndim() == 2, "y must be 2-D (B, N)");
+        const Index B = y.shape(0);
+        const int N = static_cast<int>(y.shape(1));
+        const Tokens yc(y, B, N, k, "y"), ys(ystar, B, N, k, "y_star");
+        const RewardOracle oracle(spec, N);
+        CArray<double> r(spec.kind == RewardSpec::kProcess ? std::vector<Index>{B, N} : std::vector<Index>{B});
+        double* rp = r.mutable_data();
+        note_fork(n_threads);
+        without_gil([&] { judge_batch(oracle, yc.data(), ys.data(), B, key, rp, n_threads); });
+        return r;
       },
-      py::arg("k"), py::arg("N"), py::arg("d"), py::arg("blocks"), py::arg("w").noconvert(),
-      py::arg("opt_state").noconvert(), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
-      py::arg("y").noconvert(), py::arg("cfg"), py::arg("noise_key"), py::arg("reward_fn"));
+      py::arg("spec"), py::arg("y").noconvert(), py::arg("y_star").noconvert(), py::arg("k"), py::arg("key"),
+      py::arg("n_threads"));
 }
 
 }  // namespace lpgx::bind

@@ -5,51 +5,31 @@
 #include <vector>
 
 #include "batch.hpp"
+#include "behavior.hpp"
 #include "rng.hpp"
-#include "rewards.hpp"
 
 namespace lpgx {
 namespace {
 
-// Draws y_i for i ≥ from (prefix y_<from fixed) from pol, token by token.
-void sample_suffix(const Policy& pol, SeqState& st, int from, std::int32_t* y, Philox& rng) {
-  if (!draw_sequence(pol, st, rng, y, from)) throw std::domain_error(kNonFinite);
+void require_finite(bool ok, const Policy& pol) {
+  if (!ok) throw std::domain_error(pol.non_finite_message());
 }
 
-// One draw from (1−λ)·q0 + λ·Unif(Y^N), mixed per sequence.
-void sample_mixture(const Policy& q0, SeqState& st, double mix, std::int32_t* y, Philox& rng) {
-  const Spec& s = q0.spec();
-  if (rng.uniform() < mix) {
-    for (int i = 0; i < s.N; ++i) y[i] = static_cast<std::int32_t>(rng.below(std::uint32_t(s.k)));
-  } else {
-    sample_suffix(q0, st, 0, y, rng);
-  }
-}
-
-// Up to m tokens at position i (prefix y*_<i) from (1−λ)q0(·|prefix) + λ·Unif(Y) until one
-// equals y*_i; returns whether one did, adding one query per draw.
-bool explore_token(const Policy& q0, SeqState& st, const std::int32_t* ystar, int i, int m, double mix,
-                   Philox& rng, std::int64_t* queries, const std::function<void()>& poll) {
-  const Spec& s = q0.spec();
+// Up to m tokens at position i (after the accepted prefix y_<i) from (1−λ)q0(·|prefix) +
+// λ·Unif(Y) until the PRM accepts one (then written to y_i); one query each.
+bool explore_token(const Policy& q0, SeqState& st, const RewardOracle& oracle, const std::int32_t* ystar,
+                   std::int32_t* y, int i, int m, double mix, Philox& rng, Philox& noise) {
   NextToken next;
-  if (!q0.next(st, i, i ? ystar[i - 1] : -1, next)) throw std::domain_error(kNonFinite);
+  require_finite(q0.next(st, i, i ? y[i - 1] : -1, next), q0);
   for (int t = 0; t < m; ++t) {
-    const int c = rng.uniform() < mix ? static_cast<int>(rng.below(std::uint32_t(s.k)))
-                                      : next.draw(rng.uniform());
-    ++*queries;
-    if (c == ystar[i]) return true;
-    if (poll && *queries % kPollQueries == 0) poll();
+    const int c = mixed_token(next, mix, q0.spec().k, rng);
+    if (oracle.accepts_token(c, ystar, i, noise)) {
+      y[i] = c;
+      return true;
+    }
+    interruption_point();  // a step off the base model's support can take billions of draws
   }
   return false;
-}
-
-double seq_log_lik(const Policy& pol, const double* x, const std::int32_t* y) {
-  const Spec& s = pol.spec();
-  std::vector<double> tok(static_cast<std::size_t>(s.N));
-  token_log_prob(pol, x, y, 1, tok.data(), 1);
-  double sum = 0.0;
-  for (double v : tok) sum += v;
-  return sum;
 }
 
 // REINFORCE update on y with advantages A (length N).
@@ -65,43 +45,44 @@ void update(const Spec& spec, const AlgoConfig& cfg, double* w, const double* x,
 
 // Evaluates the eval contexts after s steps (when due, or when `force`d at the end);
 // returns whether the target is met.
-bool evaluate(const Spec& spec, const AlgoConfig& cfg, AlgoState& st, Index s, bool force) {
-  if (st.n_eval == 0 || cfg.eval_every <= 0) return false;
+bool evaluate(const Spec& spec, const AlgoConfig& cfg, const AlgoState& st, AlgoRecords& rec, Index s, bool force) {
+  if (st.eval.n == 0 || cfg.eval_every <= 0) return false;
   if (!force && s % cfg.eval_every != 0) return false;
-  if (!st.eval_steps.empty() && st.eval_steps.back() == s) return false;  // already recorded
-  std::vector<double> tok(std::size_t(st.n_eval) * spec.N);
-  const Policy cur(spec, st.w);
-  token_log_prob(cur, st.eval_x, st.eval_y, st.n_eval, tok.data(), cfg.n_threads);
-  st.eval_steps.push_back(s);
-  double worst = 0.0;
-  for (Index b = 0; b < st.n_eval; ++b) {
-    double sum = 0.0;
-    for (int i = 0; i < spec.N; ++i) sum += tok[std::size_t(b) * spec.N + i];
-    st.eval_log_lik.push_back(sum);
-    worst = std::min(worst, sum);
-  }
-  return worst >= cfg.target_log_lik;
+  if (!rec.eval_steps.empty() && rec.eval_steps.back() == s) return false;  // already recorded
+  std::vector<double> ll(static_cast<std::size_t>(st.eval.n));
+  log_prob(Policy(spec, st.w), st.eval.x, st.eval.y, st.eval.n, ll.data(), cfg.n_threads);
+  rec.eval_steps.push_back(s);
+  rec.eval_log_lik.insert(rec.eval_log_lik.end(), ll.begin(), ll.end());
+  return *std::min_element(ll.begin(), ll.end()) >= cfg.target_log_lik;
 }
 
 }  // namespace
 
-void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, AlgoState& st,
-                   const AlgoHook& hook) {
+void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, const RewardOracle& oracle,
+                   AlgoState& st, AlgoRecords& rec, const StepHook& hook) {
   const int N = spec.N, d = spec.d;
   std::vector<double> x(static_cast<std::size_t>(d));
   std::vector<std::int32_t> ystar(static_cast<std::size_t>(N)), y(static_cast<std::size_t>(N));
   std::vector<double> A(static_cast<std::size_t>(N));
   SeqState base_st(spec.k), cur_st(spec.k);
-  std::int64_t queries = 0, own_wrong = 0;
+  std::int64_t own_wrong = 0;
   double expected_wrong = 0.0;
+  // The random iterate, by reservoir sampling over the iterates 0..steps_done: uniform over
+  // those the run visits, whenever it stops (its own stream: the steps' draws are unchanged).
+  Philox pick(derive_key(cfg.seed, ~std::uint64_t(0)), 0);
+  auto keep_iterate = [&](Index s) {
+    if (!cfg.random_iterate || !st.w_iterate || pick.uniform() * double(s + 1) >= 1.0) return;
+    std::copy(st.w, st.w + spec.num_params, st.w_iterate);
+    rec.iterate = s;
+  };
 
-  st.steps_done = 0;
-  if (st.w_snapshot && cfg.random_iterate == 0) std::copy(st.w, st.w + spec.num_params, st.w_snapshot);
-  if (evaluate(spec, cfg, st, 0, false)) st.target_step = 0;
-  for (Index s = 0; s < cfg.steps && st.target_step < 0; ++s) {
+  rec.steps_done = 0;
+  keep_iterate(0);
+  if (evaluate(spec, cfg, st, rec, 0, false)) rec.target_step = 0;
+  for (Index s = 0; s < cfg.steps && rec.target_step < 0; ++s) {
     const std::uint64_t key = derive_key(cfg.seed, std::uint64_t(s));
     draw_task(task, 1, derive_key(key, 0), x.data(), ystar.data(), nullptr, 1);
-    Philox rng(derive_key(key, 1), 0);
+    Philox rng(derive_key(key, 1), 0), noise(derive_key(key, 2), 0);
     const Policy cur(spec, st.w);
     cur.begin(x.data(), cur_st);
     if (st.base) st.base->begin(x.data(), base_st);
@@ -110,73 +91,63 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, Al
 
     switch (cfg.kind) {
       case AlgoConfig::kSGD:
-        found = true;  // labelled sample: learn y* directly
+        std::copy(ystar.begin(), ystar.end(), y.begin());  // a labelled sample: learn y* directly
+        found = true;
         break;
       case AlgoConfig::kPGOutcome:
-        sample_mixture(*st.base, base_st, cfg.mix, y.data(), rng);
-        ++queries;
-        found = first_error(y.data(), ystar.data(), N) == N;
+        require_finite(sample_base_uniform(*st.base, base_st, cfg.mix, rng, y.data()), *st.base);
+        found = oracle.accepts(y.data(), ystar.data(), noise);
         break;
       case AlgoConfig::kPGOutcomeMulti:
-        sample_suffix(cur, cur_st, 0, y.data(), rng);
-        ++queries;
-        found = first_error(y.data(), ystar.data(), N) == N;
+        require_finite(draw_sequence(cur, cur_st, rng, y.data()), cur);
+        found = oracle.accepts(y.data(), ystar.data(), noise);
         for (int t = 0; t < cfg.m && !found; ++t) {
-          sample_mixture(*st.base, base_st, cfg.mix, y.data(), rng);
-          ++queries;
-          found = first_error(y.data(), ystar.data(), N) == N;
-          if (st.poll && queries % kPollQueries == 0) st.poll();
+          require_finite(sample_base_uniform(*st.base, base_st, cfg.mix, rng, y.data()), *st.base);
+          found = oracle.accepts(y.data(), ystar.data(), noise);
+          interruption_point();
         }
         break;
       case AlgoConfig::kPGProcess: {
-        sample_suffix(cur, cur_st, 0, y.data(), rng);
-        ++queries;
-        int verified = first_error(y.data(), ystar.data(), N);
-        while (verified < N &&
-               explore_token(*st.base, base_st, ystar.data(), verified, cfg.m, cfg.mix, rng, &queries, st.poll)) {
-          ++verified;
-          if (cfg.resample && verified < N) {  // the rest on-policy, one query reveals the next error
-            std::copy(ystar.begin(), ystar.begin() + verified, y.begin());
-            sample_suffix(cur, cur_st, verified, y.data(), rng);
-            ++queries;
-            verified = first_error(y.data(), ystar.data(), N);
+        require_finite(draw_sequence(cur, cur_st, rng, y.data()), cur);
+        int accepted = oracle.first_rejected(y.data(), ystar.data(), noise);
+        while (accepted < N && explore_token(*st.base, base_st, oracle, ystar.data(), y.data(), accepted, cfg.m,
+                                             cfg.mix, rng, noise)) {
+          ++accepted;
+          if (cfg.resample && accepted < N) {  // the rest on-policy; one query reveals the next rejection
+            require_finite(draw_sequence(cur, cur_st, rng, y.data(), accepted), cur);
+            accepted = oracle.first_rejected(y.data(), ystar.data(), noise);
           }
         }
-        found = verified == N;
-        for (int i = 0; i < N; ++i) A[i] = i < verified ? 1.0 : 0.0;
-        if (verified == 0) std::fill(A.begin(), A.end(), 0.0);
+        found = accepted == N;
+        for (int i = 0; i < N; ++i) A[std::size_t(i)] = i < accepted ? 1.0 : 0.0;
         break;
       }
       case AlgoConfig::kOnline: {
-        expected_wrong += 1.0 - std::exp(seq_log_lik(cur, x.data(), ystar.data()));
-        sample_suffix(cur, cur_st, 0, y.data(), rng);  // the learner's own answer (not queried)
+        double ll;
+        log_prob(cur, x.data(), ystar.data(), 1, &ll, 1);
+        expected_wrong += 1.0 - std::exp(ll);
+        require_finite(draw_sequence(cur, cur_st, rng, y.data()), cur);  // the learner's own answer (not queried)
         own_wrong += first_error(y.data(), ystar.data(), N) != N;
-        if (rng.uniform() < cfg.mix) {
-          for (int i = 0; i < N; ++i) y[i] = static_cast<std::int32_t>(rng.below(std::uint32_t(spec.k)));
-        } else {
-          sample_suffix(cur, cur_st, 0, y.data(), rng);
-        }
-        ++queries;
-        found = first_error(y.data(), ystar.data(), N) == N;
+        require_finite(sample_base_uniform(cur, cur_st, cfg.mix, rng, y.data()), cur);
+        found = oracle.accepts(y.data(), ystar.data(), noise);
         break;
       }
     }
-    // Every update is on (a prefix of) y*: a success means the response equals it.
-    const bool any = cfg.kind == AlgoConfig::kPGProcess ? A[0] > 0.0 : found;
-    if (any) update(spec, cfg, st.w, x.data(), ystar.data(), A.data());
+    // The update is on the accepted response (or its accepted prefix).
+    if (cfg.kind == AlgoConfig::kPGProcess ? A[0] > 0.0 : found) update(spec, cfg, st.w, x.data(), y.data(), A.data());
 
-    st.queries.push_back(queries);
-    st.success.push_back(found);
+    rec.queries.push_back(oracle.queries());
+    rec.success.push_back(found);
     if (cfg.kind == AlgoConfig::kOnline) {
-      st.expected_mistakes.push_back(expected_wrong);
-      st.sample_mistakes.push_back(own_wrong);
+      rec.expected_mistakes.push_back(expected_wrong);
+      rec.sample_mistakes.push_back(own_wrong);
     }
-    st.steps_done = s + 1;
-    if (st.w_snapshot && cfg.random_iterate == s + 1) std::copy(st.w, st.w + spec.num_params, st.w_snapshot);
-    if (evaluate(spec, cfg, st, s + 1, s + 1 == cfg.steps)) st.target_step = s + 1;
+    rec.steps_done = s + 1;
+    keep_iterate(s + 1);
+    if (evaluate(spec, cfg, st, rec, s + 1, s + 1 == cfg.steps)) rec.target_step = s + 1;
     if (hook && !hook(s + 1)) break;
   }
-  evaluate(spec, cfg, st, st.steps_done, true);  // the final state, whatever stopped the run
+  evaluate(spec, cfg, st, rec, rec.steps_done, true);  // the final state, whatever stopped the run
 }
 
 }  // namespace lpgx

@@ -18,7 +18,7 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
     int prev = -1;
     for (int i = 0; i < s.N; ++i) {
       NextToken t;
-      if (!pol.next(w, i, prev, t)) { err.set(kNonFinite); return; }
+      if (!pol.next(w, i, prev, t)) { err.set(pol.non_finite_message()); return; }
       const int c = t.draw(rng.uniform());
       y[b * s.N + i] = c;
       if (logp) w.record(i, t.logits[c], t.norm);
@@ -39,10 +39,36 @@ void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, I
     w.begin_log_probs(s.N);
     for (int i = 0; i < s.N; ++i) {
       NextToken t;
-      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(kNonFinite); return; }
+      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(pol.non_finite_message()); return; }
       w.record(i, t.logits[yb[i]], t.norm);
     }
     w.write_log_probs(out + b * s.N);
+  });
+  err.rethrow();
+}
+
+void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* out, int n_threads) {
+  const Spec& s = pol.spec();
+  struct State {
+    SeqState w;
+    std::vector<double> tok;
+  };
+  ErrorFlag err;
+  parallel_for_with(B, n_threads, [&] { return State{SeqState(s.k), std::vector<double>(std::size_t(s.N))}; },
+                    [&](Index b, State& state) {
+    SeqState& w = state.w;
+    const std::int32_t* yb = y + b * s.N;
+    pol.begin(x + b * s.d, w);
+    w.begin_log_probs(s.N);
+    for (int i = 0; i < s.N; ++i) {
+      NextToken t;
+      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(pol.non_finite_message()); return; }
+      w.record(i, t.logits[yb[i]], t.norm);
+    }
+    w.write_log_probs(state.tok.data());
+    double sum = 0.0;
+    for (double v : state.tok) sum += v;
+    out[b] = sum;
   });
   err.rethrow();
 }
@@ -65,7 +91,7 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
       int best = memo.empty() ? -1 : memo[std::size_t(prev + 1)];
       if (best < 0) {
         pol.logits(w, i, prev, w.logits.data());
-        if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
+        if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(pol.non_finite_message()); return; }
         best = 0;  // ties go to the smallest token
         for (int c = 1; c < s.k; ++c)
           if (w.logits[c] > w.logits[best]) best = c;
@@ -89,30 +115,12 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     RowWeights rows(pol.memoises() ? s.k : 0);
     GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
-      const std::int32_t* yb = y + b * s.N;
       pol.begin(x + b * s.d, w);
-      if (token_logp) w.begin_log_probs(s.N);
-      g.begin_sequence();
-      for (int i = 0; i < s.N; ++i) {
-        const int prev = i ? yb[i - 1] : -1;
-        NextToken t;
-        if (!pol.next(w, i, prev, t)) { err.set(kNonFinite); return; }
-        if (token_logp) w.record(i, t.logits[yb[i]], t.norm);
-        const double a = weights ? weights[b * s.N + i] : 1.0;
-        if (a == 0.0) continue;
-        if (pol.memoises()) {
-          rows.add(prev, yb[i], a);
-          continue;
-        }
-        // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p), with p = e/z: one division per token
-        const double scale = -a / t.norm.z;
-        for (int c = 0; c < s.k; ++c) w.p[c] = t.e[c] * scale;
-        w.p[yb[i]] += a;
-        g.add(w.x.data(), i, prev, w.p.data());
+      if (!accumulate_sequence(pol, w, y + b * s.N, weights ? weights + b * s.N : nullptr, rows, g,
+                               token_logp ? token_logp + b * s.N : nullptr)) {
+        err.set(pol.non_finite_message());
+        return;
       }
-      if (pol.memoises()) rows.flush(w, w.x.data(), g, w.p.data());
-      g.end_sequence(w.x.data());
-      if (token_logp) w.write_log_probs(token_logp + b * s.N);
     }
   });
   err.rethrow();
@@ -130,13 +138,13 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
     double g = std::numeric_limits<double>::infinity(), r2 = 0.0;
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
-      if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(kNonFinite); return; }
+      if (!w.safe && !all_finite(w.logits.data(), s.k)) { err.set(pol.non_finite_message()); return; }
       for (int c = 0; c < s.k; ++c)
         if (c != yb[i]) g = std::min(g, w.logits[yb[i]] - w.logits[c]);
       r2 = std::max(r2, s.feature_norm2(x2, i));
     }
     // +inf is legitimate when k = 1 (no competitor); otherwise a gap beyond float64
-    if (std::isnan(g) || (s.k > 1 && !std::isfinite(g))) { err.set(kNonFinite); return; }
+    if (std::isnan(g) || (s.k > 1 && !std::isfinite(g))) { err.set(pol.non_finite_message()); return; }
     gap[b] = g;
     phi_norm2[b] = r2;
   });
@@ -156,10 +164,11 @@ void count_matches(const Policy& pol, const double* x, const std::int32_t* y, In
     for (int i = 0; i < s.N; ++i) {
       pol.logits(w, i, i ? yb[i - 1] : -1, w.logits.data());
       LogNorm norm;
-      if (!softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k, norm, !w.safe)) { err.set(kNonFinite); return; }
+      if (!softmax(w.logits.data(), p.data() + std::size_t(i) * s.k, s.k, norm, !w.safe)) { err.set(pol.non_finite_message()); return; }
     }
     std::int64_t hits = 0;
     for (Index r = 0; r < n_samples; ++r) {
+      if ((r & 4095) == 0) interruption_point();
       Philox rng(key, std::uint64_t(b) * std::uint64_t(n_samples) + std::uint64_t(r));
       int i = 0;
       while (i < s.N && draw_token(p.data() + std::size_t(i) * s.k, s.k, rng.uniform()) == yb[i]) ++i;

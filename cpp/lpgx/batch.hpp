@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "draw.hpp"
+#include "gradient.hpp"
 #include "model.hpp"
 #include "rng.hpp"
 
@@ -28,6 +29,10 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
 // log p(y_i | x, y_<i) for every position (B×N).
 void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B,
                     double* out, int n_threads);
+
+// log p(y | x) = Σ_i log p(y_i | x, y_<i) for every sequence (B): the one place that sums a
+// sequence's log-likelihood (in position order).
+void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* out, int n_threads);
 
 void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads);
 

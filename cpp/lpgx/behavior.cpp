@@ -2,58 +2,65 @@
 
 #include <algorithm>
 
-#include "batch.hpp"
-#include "rng.hpp"
-
 namespace lpgx {
 
-void sample_behavior(const Behavior& beh, const Policy& current, const Policy* base, const double* x,
-                     const std::int32_t* ystar, Index B, std::uint64_t key, std::int32_t* y,
-                     std::int64_t* queries, int n_threads) {
-  const Spec& s = current.spec();
-  const int k = s.k, N = s.N;
-  const bool uses_base = beh.kind == Behavior::kFrozen || beh.kind == Behavior::kBaseUniformSeq ||
-                         beh.kind == Behavior::kBaseUniformToken;
-  const Policy& pol = uses_base ? *base : current;
-  ErrorFlag err;
-  parallel_for_with(B, n_threads, [&] { return SeqState(k); }, [&](Index b, SeqState& st) {
-    std::int32_t* yb = y + b * N;
-    const std::int32_t* ys = ystar + b * N;
-    queries[b] = 0;
-    Philox rng(key, std::uint64_t(b));
-    if (beh.kind == Behavior::kTeacherForcing) {
-      std::copy(ys, ys + N, yb);
-      return;
-    }
-    if (beh.kind == Behavior::kUniform || (beh.kind == Behavior::kBaseUniformSeq && rng.uniform() < beh.eps)) {
-      for (int i = 0; i < N; ++i) yb[i] = static_cast<std::int32_t>(rng.below(std::uint32_t(k)));
-      return;
-    }
-    const bool token_mix = beh.kind == Behavior::kEpsMixture || beh.kind == Behavior::kBaseUniformToken;
-    pol.begin(x + b * s.d, st);
-    bool on_track = beh.kind == Behavior::kBestOfM;  // prefix still verified correct
-    int prev = -1;
-    for (int i = 0; i < N; ++i) {
-      NextToken next;
-      if (!pol.next(st, i, prev, next)) { err.set(kNonFinite); return; }
-      int c;
-      if (token_mix && rng.uniform() < beh.eps) {
-        c = static_cast<int>(rng.below(std::uint32_t(k)));
-      } else if (on_track) {
-        for (int t = 0; t < beh.m; ++t) {  // each candidate costs one PRM query
-          c = next.draw(rng.uniform());
-          ++queries[b];
-          if (c == ys[i]) break;
-        }
-        on_track = (c == ys[i]);
-      } else {
-        c = next.draw(rng.uniform());
+BehaviorSampler::BehaviorSampler(const Behavior& beh, const Policy& current, const Policy* base,
+                                 const RewardOracle& oracle, const std::int32_t* given)
+    : beh_(beh), current_(current), base_(base), oracle_(oracle), given_(given) {}
+
+void BehaviorSampler::begin(const double* x, SeqState& cur, SeqState& beh) const {
+  if (samples_current(beh_.kind)) current_.begin(x, cur);
+  if (needs_base(beh_.kind)) base_->begin(x, beh);
+}
+
+bool BehaviorSampler::sample(Index j, const std::int32_t* ystar, Philox& rng, Philox& noise, SeqState& cur,
+                             SeqState& beh, std::int32_t* y) const {
+  const Spec& s = current_.spec();
+  switch (beh_.kind) {
+    case Behavior::kOnPolicy: return draw_sequence(current_, cur, rng, y);
+    case Behavior::kFrozen: return draw_sequence(*base_, beh, rng, y);
+    case Behavior::kBaseUniformSeq: return sample_base_uniform(*base_, beh, beh_.eps, rng, y);
+    case Behavior::kUniform:
+      for (int i = 0; i < s.N; ++i) y[i] = uniform_token(s.k, rng);
+      return true;
+    case Behavior::kTeacherForcing: std::copy(ystar, ystar + s.N, y); return true;
+    case Behavior::kGiven: std::copy(given_ + j * s.N, given_ + (j + 1) * s.N, y); return true;
+    case Behavior::kBestOfM: return best_of_m(ystar, rng, noise, cur, y);
+    case Behavior::kEpsMixture:
+    case Behavior::kBaseUniformToken: {
+      const bool on_base = beh_.kind == Behavior::kBaseUniformToken;
+      const Policy& pol = on_base ? *base_ : current_;
+      SeqState& st = on_base ? beh : cur;
+      for (int i = 0; i < s.N; ++i) {
+        NextToken next;
+        if (!pol.next(st, i, i ? y[i - 1] : -1, next)) return false;
+        y[i] = mixed_token(next, beh_.eps, s.k, rng);
       }
-      yb[i] = c;
-      prev = c;
+      return true;
     }
-  });
-  err.rethrow();
+  }
+  return false;
+}
+
+bool BehaviorSampler::best_of_m(const std::int32_t* ystar, Philox& rng, Philox& noise, SeqState& cur,
+                                std::int32_t* y) const {
+  const Spec& s = current_.spec();
+  bool on_track = true;  // every token so far was accepted
+  for (int i = 0; i < s.N; ++i) {
+    NextToken next;
+    if (!current_.next(cur, i, i ? y[i - 1] : -1, next)) return false;
+    int c = next.draw(rng.uniform());
+    if (on_track) {  // each candidate costs one PRM query
+      bool accepted = oracle_.accepts_token(c, ystar, i, noise);
+      for (int t = 1; t < beh_.m && !accepted; ++t) {
+        c = next.draw(rng.uniform());
+        accepted = oracle_.accepts_token(c, ystar, i, noise);
+      }
+      on_track = accepted;
+    }
+    y[i] = c;
+  }
+  return true;
 }
 
 }  // namespace lpgx

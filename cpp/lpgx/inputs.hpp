@@ -1,4 +1,4 @@
-// The authors' input distributions (SPEC §2), one random stream per sample.
+// The authors' input distributions (theory §2), one random stream per sample.
 #pragma once
 #include <cstdint>
 

@@ -19,6 +19,28 @@ Spec::Spec(int vocab, int seq_len, int dim, unsigned block_mask)
   num_params = off;
 }
 
+Index Spec::offset(Block b) const {
+  switch (b) {
+    case kContext: return off_context;
+    case kPrevToken: return off_prev;
+    case kPosition: return off_position;
+    case kContextPosition: return off_ctxpos;
+    case kBias: return off_bias;
+  }
+  return -1;
+}
+
+std::vector<Index> Spec::shape(Block b) const {
+  switch (b) {
+    case kContext: return {d, k};
+    case kPrevToken: return {k, k};
+    case kPosition: return {N, k};
+    case kContextPosition: return {d, N, k};
+    case kBias: return {k};
+  }
+  return {};
+}
+
 double Spec::feature_norm2(double x2, int i) const {
   double s = 0.0;
   if (has(kContext)) s += x2;
@@ -94,6 +116,10 @@ void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
     o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
 }
 
+const char* Policy::non_finite_message() const {
+  return std::isnan(ctx_max_) || std::isnan(rest_max_) ? kNonFiniteWeights : kNonFinite;
+}
+
 bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out) const {
   logits(st, i, prev, st.logits.data());
   out.logits = st.logits.data();
@@ -112,74 +138,6 @@ bool Policy::fill_row(SeqState& st, int prev) const {
   prefix_sums(e, spec_.k, st.memo_cdf.data() + at);
   st.known[r] = 1;
   return true;
-}
-
-GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
-  buf_.setZero(spec_.num_params);
-  seq_sum_.setZero(spec_.k);
-}
-
-void GradAccum::begin_sequence() { seq_sum_.setZero(); }
-
-void GradAccum::add(const double* x, int i, int prev, const double* g) {
-  const int k = spec_.k;
-  Eigen::Map<const Eigen::VectorXd> gv(g, k);
-  seq_sum_ += gv;
-  if (prev >= 0 && spec_.has(kPrevToken))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_prev + Index(prev) * k, k) += gv;
-  if (spec_.has(kPosition))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position + Index(i) * k, k) += gv;
-  if (spec_.has(kContextPosition)) {
-    const Index row = Index(spec_.N) * k;
-    double* base = buf_.data() + spec_.off_ctxpos + Index(i) * k;
-    for (int j = 0; j < spec_.d; ++j)
-      if (x[j] != 0.0) Eigen::Map<Eigen::VectorXd>(base + j * row, k) += x[j] * gv;
-  }
-}
-
-void GradAccum::end_sequence(const double* x) {
-  const int k = spec_.k, d = spec_.d;
-  if (spec_.has(kContext) && d > 0) {
-    Eigen::Map<RowMatrix> g1(buf_.data() + spec_.off_context, d, k);
-    g1.noalias() += Eigen::Map<const Eigen::VectorXd>(x, d) * seq_sum_.transpose();
-  }
-  if (spec_.has(kBias)) Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias, k) += seq_sum_;
-}
-
-void GradAccum::flush_into(double* out) const {
-  const Index n = spec_.num_params;
-  Eigen::Map<Eigen::VectorXd> o(out, n);
-  if (!spec_.has(kPrevToken)) {
-    o += buf_;
-    return;
-  }
-  const int k = spec_.k;
-  const Index a = spec_.off_prev, kk = Index(k) * k;
-  o.head(a) += buf_.head(a);
-  o.tail(n - a - kk) += buf_.tail(n - a - kk);
-  // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
-  Eigen::Map<const RowMatrix> gt(buf_.data() + a, k, k);
-  Eigen::Map<RowMatrix>(out + a, k, k) += gt.transpose();
-}
-
-RowWeights::RowWeights(int k)
-    : k_(k), stride_(memo_stride(k)), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
-      S_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
-
-void RowWeights::flush(const SeqState& st, const double* x, GradAccum& g, double* g_row) {
-  for (int r : rows_) {
-    const double* e = st.memo_e.data() + Index(r) * st.stride;
-    double* t = T_.data() + Index(r) * stride_;
-    const double scale = S_[std::size_t(r)] / st.memo_norm[std::size_t(r)].z;
-    for (int c = 0; c < k_; ++c) {
-      g_row[c] = t[c] - scale * e[c];
-      t[c] = 0.0;
-    }
-    g.add(x, 0, r - 1, g_row);
-    S_[std::size_t(r)] = 0.0;
-    touched_[std::size_t(r)] = 0;
-  }
-  rows_.clear();
 }
 
 }  // namespace lpgx

@@ -1,4 +1,4 @@
-// The linear autoregressive softmax policy of SPEC §1, computed block by block.
+// The linear autoregressive softmax policy of theory §1, computed block by block.
 //
 // logit(c | x, y_<i) = (xᵀW1)[c] + W2[c, y_{i-1}] + P[i, c] + Σ_j x_j C[j, i, c] + b[c]
 //
@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 
 #include "draw.hpp"
+#include "kinds.hpp"
 #include "parallel.hpp"
 #include "vexp.hpp"
 
@@ -27,6 +28,8 @@ enum Block : unsigned {
   kContextPosition = 8u,
   kBias = 16u,
 };
+// Block names in flat-layout order: bit i of a block mask is kBlockNames[i].
+constexpr KindNames<5> kBlockNames = {"context", "prev_token", "position", "context_position", "bias"};
 
 // Sizes and the offsets of the enabled blocks in the flat parameter vector
 // (blocks concatenated in the order above, each row-major).
@@ -38,6 +41,10 @@ struct Spec {
 
   Spec(int vocab, int seq_len, int dim, unsigned block_mask);
   bool has(Block b) const { return (blocks & b) != 0; }
+  // The flat layout of block b (one source of truth, also for Python): its offset (−1 when
+  // disabled) and shape.
+  Index offset(Block b) const;
+  std::vector<Index> shape(Block b) const;
   // ‖φ(x, y_<i, c)‖² at position i for a context with squared norm x2.
   double feature_norm2(double x2, int i) const;
 };
@@ -141,6 +148,8 @@ class Policy {
     return true;
   }
   bool memoises() const { return memoise_; }
+  // Why a sequence's logits were not finite: NaN/inf in the weights, or values too large.
+  const char* non_finite_message() const;
 
  private:
   bool next_computed(SeqState& st, int i, int prev, NextToken& out) const;  // no memo
@@ -156,6 +165,8 @@ class Policy {
 
 
 constexpr const char* kNonFinite = "non-finite logits: the weights or contexts are too large for float64";
+constexpr const char* kNonFiniteWeights =
+    "non-finite logits: the model's weights hold NaN or infinity (written through model.w or model.block(...))";
 
 // e = exp(l − max) (stable: no overflow) and its normaliser. With `check`, returns false
 // when a logit, or a gap l − max, is not finite (the weights are too large for float64);
@@ -188,53 +199,5 @@ inline bool softmax(const double* logits, double* p, int k, LogNorm& norm, bool 
 inline bool all_finite(const double* logits, int k) {
   return Eigen::Map<const Eigen::ArrayXd>(logits, k).allFinite();
 }
-
-// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block.
-// The W2 part is kept transposed (contiguous per previous token) until flushed.
-class GradAccum {
- public:
-  explicit GradAccum(const Spec& spec);
-  void clear() { buf_.setZero(); }
-  void begin_sequence();
-  // g = ∂loss/∂logits at position i (length k).
-  void add(const double* x, int i, int prev, const double* g);
-  void end_sequence(const double* x);
-  // Adds the accumulated gradient, in the flat layout, to out.
-  void flush_into(double* out) const;
-
- private:
-  const Spec& spec_;
-  Eigen::VectorXd buf_;     // flat layout, prev block transposed
-  Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
-};
-
-// A memoising policy's tokens that follow the same previous token share one distribution
-// p_r, so their gradient Σ a_i (e_{y_i} − p_r) is T_r − S_r·p_r, with T_r the a-weighted
-// counts of the tokens drawn after it and S_r = Σ a_i: per token two scalar additions, per
-// distinct row one vector operation.
-class RowWeights {
- public:
-  explicit RowWeights(int k);
-  void add(int prev, int y, double a) {
-    const std::size_t r = std::size_t(prev + 1);
-    if (!touched_[r]) {
-      touched_[r] = 1;
-      rows_.push_back(int(r));
-    }
-    T_[Index(r) * stride_ + y] += a;
-    S_[r] += a;
-  }
-  // Adds the sequence's rows (in first-use order, distributions from st's memo) to g and
-  // clears them; g_row is scratch (k).
-  void flush(const SeqState& st, const double* x, GradAccum& g, double* g_row);
-
- private:
-  int k_;
-  Index stride_;
-  Eigen::ArrayXd T_;
-  std::vector<double> S_;
-  std::vector<std::uint8_t> touched_;
-  std::vector<int> rows_;
-};
 
 }  // namespace lpgx

@@ -1,4 +1,4 @@
-// Optimizers of SPEC §6.1 and §6.4 acting on the ascent direction
+// Optimizers of theory §6.1 and §6.4 acting on the ascent direction
 // G = ∇_w Σ_{b,i} A_bi log p_w(y_bi | x_b, y_b,<i) of one step.
 #pragma once
 #include <algorithm>
@@ -6,12 +6,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kinds.hpp"
 #include "parallel.hpp"
 
 namespace lpgx {
 
 struct Optimizer {
   enum Kind : int { kAdagrad = 0, kSGD = 1, kAdaptive = 2 };
+  static constexpr KindNames<3> kNames = {"adagrad", "sgd", "adaptive"};
   Kind kind = kAdagrad;
   double lr = 0.1;
   double eps = 1e-10;             // Adagrad: PyTorch's default
@@ -39,10 +41,14 @@ struct Optimizer {
         next_acc[j] += g * g;
         next[j] -= lr * g / (std::sqrt(next_acc[j]) + eps);
       }
-      if (!all_finite(next_acc)) throw std::domain_error("the Adagrad accumulator overflowed");
+      if (!all_finite(next_acc))
+        throw std::domain_error(
+            "the Adagrad accumulator overflowed: the gradient's square is beyond float64 "
+            "(scale the rewards' values down, or check the weights for huge entries)");
     }
     if (!all_finite(next))
-      throw std::domain_error("the optimizer step overflowed: w would become non-finite (reduce the step size)");
+      throw std::domain_error(
+          "the optimizer step overflowed: w would become non-finite (reduce the step size or the rewards' scale)");
     std::copy(next.begin(), next.end(), w);
     if (!next_acc.empty()) std::copy(next_acc.begin(), next_acc.end(), acc);
   }

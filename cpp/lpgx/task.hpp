@@ -1,6 +1,6 @@
 // Where contexts and their correct responses come from: a generated input distribution
 // with a teacher (y* = teacher's greedy decoding), or a finite list of contexts with
-// probability masses and planted responses (SPEC §2, §8).
+// probability masses and planted responses (theory §2, §8).
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -1,4 +1,4 @@
-"""The paper's query-efficient algorithms (SPEC §6.4), run in C++ one context per step.
+"""The paper's query-efficient algorithms (docs/theory.md §6.4), run in C++ one context per step.
 
 Every update is plain REINFORCE on (a prefix of) the correct response with the adaptive step
 
@@ -7,7 +7,10 @@ Every update is plain REINFORCE on (a prefix of) the correct response with the a
 and every reward evaluation of one candidate is one query. All functions update ``model``
 in place and return an :class:`AlgoResult`. ``eval`` names the contexts whose likelihood is
 recorded (a pair (x, y*), ``"all"`` for every context of a finite task, or None); with
-``eps`` the run stops once every evaluated context has likelihood ≥ 1 − ε.
+``eps`` the run stops once every evaluated context has likelihood ≥ 1 − ε. With
+``iterate="random"`` the model ends at an iterate drawn uniformly from those the run visited
+(steps 0..steps_done, whatever stopped it). ``flip_prob`` makes the reward oracle noisy: each
+verdict is flipped with that probability (docs/theory.md §4).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class AlgoResult:
     sample_mistakes: np.ndarray     #: online_pg: cumulative rounds with a wrong own sample
     target_step: Optional[int]      #: first step at which the target likelihood was met
     steps_done: int
+    iterate: Optional[int]          #: iterate="random": the step whose weights the model holds
     seconds: float
     config: Dict[str, Any] = field(default_factory=dict)
 
@@ -70,7 +74,8 @@ def _eval_pairs(eval: Any, task: Any, model: LinearARModel) -> Any:
 def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[LinearARModel], *,
          step: Optional[_Optimizer] = None, m: int = 1, mix: float = 0.5, resample: bool = False,
          eval: Any = None, eval_every: int = 1, eps: Optional[float] = None, iterate: str = "last",
-         rng: _rng.RNGLike = None, progress: Any = False, n_threads: Optional[int] = None) -> AlgoResult:
+         flip_prob: float = 0.0, rng: _rng.RNGLike = None, progress: Any = False,
+         n_threads: Optional[int] = None) -> AlgoResult:
     model = check_model(model)
     task = check_task(task, model)
     if base is not None:
@@ -85,6 +90,7 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
     cfg = _core.AlgoConfig()
     cfg.kind = getattr(_core.AlgoKind, kind)
     cfg.steps = v.positive_int(steps, "steps", minimum=0)
+    v.check_bytes(16.0 * cfg.steps, "the per-step records")
     cfg.seed = int(gen.integers(0, 2**64, dtype=np.uint64))
     cfg.n_threads = v.n_threads(n_threads)
     opt = step._core_config()
@@ -99,36 +105,36 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
         if pairs is None:
             raise ValueError("eps (a target likelihood) needs eval contexts")
         cfg.target_log_lik = float(np.log1p(-v.finite_float(eps, "eps", 0.0, 1.0)))
-    cfg.random_iterate = int(gen.integers(0, cfg.steps + 1)) if iterate == "random" else -1
-    snapshot, done = model.w.copy(), np.zeros(1, dtype=np.int64)
+    cfg.random_iterate = iterate == "random"
+    flip = v.finite_float(flip_prob, "flip_prob", 0.0, 1.0)
     config = dict(algorithm=kind, steps=cfg.steps, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
-                  eps=eps, iterate=iterate, random_iterate=cfg.random_iterate, seed=cfg.seed,
-                  task=task.config(), model=model.config())
-    records: Dict[str, Any] = {}
+                  eps=eps, iterate=iterate, flip_prob=flip, seed=cfg.seed, task=task.config(),
+                  model=model.config())
+    run = _core.AlgoRun(model._h, task._h, None if base is None else base._h, cfg, flip, pairs)
     hook, bar = _progress_bar(progress, cfg.steps, 0, kind)
     t0 = time.perf_counter()
 
     def result() -> AlgoResult:
-        target = int(records["target_step"])
+        records = run.records()
+        target, iterate = int(records["target_step"]), int(records["iterate"])
+        if iterate >= 0:
+            config["random_iterate"] = iterate
         return AlgoResult(records["queries"], records["success"], records["eval_steps"], records["eval_log_lik"],
                           records["expected_mistakes"], records["sample_mistakes"], None if target < 0 else target,
-                          int(records["steps_done"]), time.perf_counter() - t0, config)
+                          int(records["steps_done"]), None if iterate < 0 else iterate, time.perf_counter() - t0,
+                          config)
     try:
-        _core.run_algorithm(*model._args(), **task._core_task(),
-                            base_blocks=None if base is None else base._mask,
-                            base_w=None if base is None else base.w, cfg=cfg,
-                            eval_x=None if pairs is None else pairs[0], eval_y=None if pairs is None else pairs[1],
-                            w_snapshot=snapshot, done=done, progress=hook, records=records)
+        run.run(hook)
     except BaseException as exc:  # Ctrl-C or a failing callback: the model holds the last completed step
-        if records:
-            exc.partial_result = result()  # type: ignore[attr-defined]
+        exc.partial_result = result()  # type: ignore[attr-defined]
         raise
     finally:
         if bar is not None:
             bar.close()
-    if iterate == "random":
-        model.w = snapshot
-    return result()
+    res = result()
+    if res.iterate is not None:
+        model.w = run.records()["w_iterate"]
+    return res
 
 
 def sgd_adaptive(model: LinearARModel, task: Any, steps: int, step: Optional[_Optimizer] = None,

@@ -1,4 +1,4 @@
-"""Behaviour policies (SPEC §6.3): where the responses of a PG step come from.
+"""Behaviour policies (docs/theory.md §6.3): where the responses of a PG step come from.
 
 Short names: ``"on_policy"``, ``"uniform"``, ``"teacher_forcing"``; the others take
 parameters through the constructors below.
@@ -12,8 +12,11 @@ from . import _core
 from . import _validate as v
 from .model import LinearARModel, check_model
 
-KINDS = ("on_policy", "frozen", "uniform", "eps_mixture", "base_uniform_seq", "base_uniform_token",
-         "best_of_m", "teacher_forcing")
+_KINDS = _core.kinds()
+#: The behaviours a training run can use (the engine's table, less its internal "given").
+KINDS = tuple(k for k in _KINDS["behavior"] if k != "given")
+#: Those that draw from a fixed base model q0.
+NEEDS_BASE = tuple(_KINDS["behavior_needs_base"])
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Behavior:
         v.positive_int(self.m, "m")
         if self.base is not None:
             check_model(self.base, "base")
-        elif self.kind in ("frozen", "base_uniform_seq", "base_uniform_token"):
+        elif self.kind in NEEDS_BASE:
             raise ValueError(f"behavior {self.kind!r} needs a base model")
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The γ margin of SPEC §3.
+"""The γ margin of docs/theory.md §3.
 
     margin(x) = min_i min_{c≠y*_i} (<w*, φ(x, y*_<i, y*_i)> − <w*, φ(x, y*_<i, c)>) / (‖w*‖ · R)
 
@@ -11,7 +11,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
 from . import _validate as v
 from .model import LinearARModel, check_model
 
@@ -36,7 +35,7 @@ def margins(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int] = Non
     model = check_model(model)
     x = v.contexts(x, model.context_dim)
     y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size)
-    gap, phi2 = _core.margin_gaps(*model._args(), x, y, v.n_threads(n_threads))
+    gap, phi2 = model._h.margin_gaps(x, y, v.n_threads(n_threads))
     R = float(np.sqrt(phi2.max()))
     big = float(np.abs(model.w).max())
     w_norm = big * float(np.linalg.norm(model.w / big)) if big > 0 else 0.0  # no overflow at |w| ~ 1e300

@@ -1,4 +1,4 @@
-"""Likelihood measures of SPEC §5: sequence error, coverage, Likelihood Quantiles (LQ),
+"""Likelihood measures of docs/theory.md §5: sequence error, coverage, Likelihood Quantiles (LQ),
 token-level LQ, Monte-Carlo likelihood estimates and the unbiased pass@k estimator.
 
 All likelihoods are exact per context (the model is tractable) and handled in log space.
@@ -10,17 +10,21 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _core, _rng
+from . import _rng
 from . import _validate as v
 from .model import LinearARModel, check_model
 
 ArrayLike = Any
+#: Monte-Carlo draws per context that mc_hits accepts (2^40 draws of even one token take hours).
+MAX_SAMPLES = 2**34
 FloatOrArray = Union[float, np.ndarray]
 
 
 def _log_liks(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int], token: bool) -> np.ndarray:
-    tok = check_model(model).token_log_prob(x, y, n_threads)
-    out: np.ndarray = tok.min(axis=1) if token else tok.sum(axis=1)
+    model = check_model(model)
+    if not token:
+        return model.log_prob(x, y, n_threads)
+    out: np.ndarray = model.token_log_prob(x, y, n_threads).min(axis=1)
     return out
 
 
@@ -147,5 +151,5 @@ def mc_hits(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_samples: int,
     model = check_model(model)
     x = v.contexts(x, model.context_dim)
     y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size)
-    n_samples = v.positive_int(n_samples, "n_samples")
-    return _core.count_matches(*model._args(), x, y, n_samples, _rng.key(rng), v.n_threads(n_threads))
+    n_samples = v.positive_int(n_samples, "n_samples", maximum=MAX_SAMPLES)
+    return model._h.count_matches(x, y, n_samples, _rng.key(rng), v.n_threads(n_threads))  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The linear autoregressive softmax policy (SPEC §1).
+"""The linear autoregressive softmax policy (docs/theory.md §1).
 
     p_w(y_i = c | x, y_<i) = softmax_c(<w, φ(x, y_<i, c)>),   p_w(y | x) = Π_i p_w(y_i | x, y_<i)
 
@@ -15,8 +15,8 @@ import numpy as np
 from . import _core, _io, _rng
 from . import _validate as v
 
-#: Block names in flat-layout order, with their bit in the core's block mask.
-BLOCKS: Tuple[str, ...] = ("context", "prev_token", "position", "context_position", "bias")
+#: Block names in flat-layout order, with their bit in the core's block mask (the engine's table).
+BLOCKS: Tuple[str, ...] = tuple(_core.kinds()["block"])
 DEFAULT_BLOCKS: Tuple[str, ...] = ("context", "prev_token")
 
 
@@ -63,61 +63,54 @@ class LinearARModel:
         self._mask = block_mask(blocks)
         self.blocks = tuple(b for b in BLOCKS if self._mask >> BLOCKS.index(b) & 1)
         k, N, d = self.vocab_size, self.seq_len, self.context_dim
-        sizes = {"context": d * k, "prev_token": k * k, "position": N * k,
-                 "context_position": d * N * k, "bias": k}
-        self._shapes = {"context": (d, k), "prev_token": (k, k), "position": (N, k),
-                        "context_position": (d, N, k), "bias": (k,)}
-        self.num_params = sum(sizes[b] for b in self.blocks)
-        v.check_bytes(8.0 * self.num_params, "the model's parameters")
-        self._offsets: Dict[str, int] = {}
-        off = 0
-        for b in self.blocks:
-            self._offsets[b] = off
-            off += sizes[b]
-        self._w = np.zeros(self.num_params)
+        sizes = {"context": d * k, "prev_token": k * k, "position": N * k, "context_position": d * N * k, "bias": k}
+        v.check_bytes(8.0 * sum(sizes[b] for b in self.blocks), "the model's parameters")
+        self._h = _core.Model(k, N, d, self._mask)
+        self.num_params = int(self._h.num_params)
+        # the engine's flat layout: name -> (offset, shape)
+        self._layout: Dict[str, Tuple[int, Tuple[int, ...]]] = {
+            name: (int(off), tuple(int(n) for n in shape)) for name, off, shape in self._h.layout()}
         if w is not None:
             self.w = w
 
     # -- parameters -------------------------------------------------------------------
     @property
     def w(self) -> np.ndarray:
-        """Flat float64 parameters: enabled blocks concatenated, each row-major."""
-        return self._w
+        """Flat float64 parameters: enabled blocks concatenated, each row-major. A live view:
+        writes go straight to the model (assign ``model.w = ...`` to replace them all)."""
+        return self._h.w  # type: ignore[no-any-return]
 
     @w.setter
     def w(self, value: Any) -> None:
-        self._w = v.float_array(value, "w", (self.num_params,)).copy()
+        self._h.set_w(v.float_array(value, "w", (self.num_params,)))
 
     def block(self, name: str) -> np.ndarray:
         """A writable view of one block's weights: ``context`` W1 (d, k), ``prev_token``
         W2 (k, k) indexed [c, prev], ``position`` P (N, k), ``context_position`` C (d, N, k),
         ``bias`` b (k,)."""
-        if not isinstance(name, str) or name not in self._offsets:
+        if not isinstance(name, str) or name not in self._layout:
             raise KeyError(f"block {name!r} is not enabled in this model (blocks: {self.blocks})")
-        off = self._offsets[name]
-        shape = self._shapes[name]
-        return self._w[off: off + int(np.prod(shape))].reshape(shape)
+        off, shape = self._layout[name]
+        return self.w[off: off + int(np.prod(shape))].reshape(shape)
 
     @property
     def shape(self) -> Tuple[int, int, int]:
         """(vocab_size, seq_len, context_dim)."""
         return self.vocab_size, self.seq_len, self.context_dim
 
-    def _args(self) -> Tuple[int, int, int, int, np.ndarray]:
-        return self.vocab_size, self.seq_len, self.context_dim, self._mask, self._w
-
     # -- batched operations ----------------------------------------------------------
     def token_log_prob(self, x: Any, y: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """log p_w(y_i | x, y_<i) for every sequence and position, shape (B, N), float64."""
         x = v.contexts(x, self.context_dim)
         y = v.tokens(y, (x.shape[0], self.seq_len), self.vocab_size)
-        return _core.token_log_prob(*self._args(), x, y, v.n_threads(n_threads))
+        return self._h.token_log_prob(x, y, v.n_threads(n_threads))  # type: ignore[no-any-return]
 
     def log_prob(self, x: Any, y: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """log p_w(y | x) = Σ_i log p_w(y_i | x, y_<i), shape (B,), float64 (log space: no
         underflow at any N)."""
-        out: np.ndarray = self.token_log_prob(x, y, n_threads).sum(axis=1)
-        return out
+        x = v.contexts(x, self.context_dim)
+        y = v.tokens(y, (x.shape[0], self.seq_len), self.vocab_size)
+        return self._h.log_prob(x, y, v.n_threads(n_threads))  # type: ignore[no-any-return]
 
     def sample(self, x: Any, rng: _rng.RNGLike = None, n_threads: Optional[int] = None,
                return_log_prob: bool = False) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
@@ -129,14 +122,14 @@ class LinearARModel:
         x = v.contexts(x, self.context_dim)
         with_logp = v.flag(return_log_prob, "return_log_prob")
         v.check_bytes((12.0 if with_logp else 4.0) * x.shape[0] * self.seq_len, "the sampled tokens")
-        y, logp = _core.sample(*self._args(), x, _rng.key(rng), 0, with_logp, v.n_threads(n_threads))
+        y, logp = self._h.sample(x, _rng.key(rng), with_logp, v.n_threads(n_threads))
         return (y, logp) if with_logp else y
 
     def greedy(self, x: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """Greedy decoding y_i = argmax_c logit_i(c) (ties to the smallest token), (B, N)."""
         x = v.contexts(x, self.context_dim)
         v.check_bytes(4.0 * x.shape[0] * self.seq_len, "the decoded tokens")
-        return _core.greedy(*self._args(), x, v.n_threads(n_threads))
+        return self._h.greedy(x, v.n_threads(n_threads))  # type: ignore[no-any-return]
 
     def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = None,
                       n_threads: Optional[int] = None, return_log_prob: bool = False
@@ -152,7 +145,7 @@ class LinearARModel:
             wts = v.float_array(weights, "weights", (B,) if np.ndim(weights) == 1 else (B, N))
             weights = np.ascontiguousarray(np.broadcast_to(wts[:, None], (B, N))) if wts.ndim == 1 else wts
         with_logp = v.flag(return_log_prob, "return_log_prob")
-        grad, logp = _core.grad_log_prob(*self._args(), x, y, weights, v.n_threads(n_threads))
+        grad, logp = self._h.grad_log_prob(x, y, weights, v.n_threads(n_threads))
         return (grad, logp) if with_logp else grad
 
     # -- persistence -------------------------------------------------------------------
@@ -161,11 +154,17 @@ class LinearARModel:
                 "context_dim": self.context_dim, "blocks": list(self.blocks)}
 
     def copy(self) -> "LinearARModel":
-        return LinearARModel(**self.config(), w=self._w)
+        return LinearARModel(**self.config(), w=self.w)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"config": self.config(), "w": self.w.copy()}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(**state["config"], w=state["w"])  # type: ignore[misc]
 
     def save(self, path: _io.PathLike) -> None:
         """Write the model to ``path`` (.npz with JSON metadata), atomically."""
-        _io.save_npz(path, {"w": self._w}, dict(self.config(), kind="LinearARModel",
+        _io.save_npz(path, {"w": self.w}, dict(self.config(), kind="LinearARModel",
                                                   lpgx_version=_core.__version__))
 
     @classmethod
@@ -180,13 +179,13 @@ class LinearARModel:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LinearARModel):
             return NotImplemented
-        return self.config() == other.config() and np.array_equal(self._w, other._w)
+        return self.config() == other.config() and np.array_equal(self.w, other.w)
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
         return (f"LinearARModel(vocab_size={self.vocab_size}, seq_len={self.seq_len}, "
-                f"context_dim={self.context_dim}, blocks={self.blocks}, |w|={np.linalg.norm(self._w):.4g})")
+                f"context_dim={self.context_dim}, blocks={self.blocks}, |w|={np.linalg.norm(self.w):.4g})")
 
 
 def check_model(model: Any, name: str = "model") -> LinearARModel:

@@ -1,9 +1,9 @@
 """Optimizers for the training loops, applied in C++ to the ascent direction
 G = ∇_w Σ_{b,i} A_bi log p_w(y_bi | x_b, y_b,<i) of each step.
 
-- :class:`Adagrad` (SPEC §6.1, PyTorch semantics) and :class:`SGD` minimise the loss
+- :class:`Adagrad` (docs/theory.md §6.1, PyTorch semantics) and :class:`SGD` minimise the loss
   −(1/BN) Σ A log p: ``acc += g²; w −= lr·g/(√acc + eps)`` with ``g = −G/(BN)``.
-- :class:`AdaptiveStep` is the paper's step (SPEC §6.4): ``w += G/(a + b‖G‖²)``.
+- :class:`AdaptiveStep` is the paper's step (docs/theory.md §6.4): ``w += G/(a + b‖G‖²)``.
 
 An optimizer object keeps its state (Adagrad's accumulator) across calls, like a PyTorch
 optimizer; make a new one (or call :meth:`reset`) to start afresh.

@@ -1,4 +1,4 @@
-"""Finite tasks and hard instances with planted likelihoods (SPEC §8).
+"""Finite tasks and hard instances with planted likelihoods (docs/theory.md §8).
 
 One-hot contexts x = e_j (j < M, masses p_j) with the ``context_position`` block form a
 combination lock: context j hides its own code c_j ∈ Y^N. A teacher with weight a on
@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _rng
+from . import _core, _rng
 from . import _validate as v
 from .model import LinearARModel
 
@@ -30,23 +30,28 @@ class FiniteTask:
     vocab_size : int
     teacher : LinearARModel, optional
         A model whose greedy decoding is ``y_star`` (for margins).
+
+    The arrays are copied and kept read-only: the engine holds its own copy.
     """
 
     def __init__(self, contexts: Any, y_star: Any, vocab_size: int, masses: Optional[Any] = None,
                  teacher: Optional[LinearARModel] = None) -> None:
         self.vocab_size = v.positive_int(vocab_size, "vocab_size")
-        self.contexts = v.float_array(contexts, "contexts", (None, None))
+        self.contexts = v.float_array(contexts, "contexts", (None, None)).copy()
         M, self.context_dim = self.contexts.shape
         ys = np.asarray(y_star)
         if ys.ndim != 2 or ys.shape[0] != M:
             raise ValueError(f"y_star must have shape ({M}, N), got {ys.shape}")
         self.seq_len = ys.shape[1]
-        self.y_star = v.tokens(ys, (M, self.seq_len), self.vocab_size, "y_star")
+        self.y_star = v.tokens(ys, (M, self.seq_len), self.vocab_size, "y_star").copy()
         mass = np.ones(M) if masses is None else v.float_array(masses, "masses", (M,))
         if np.any(mass < 0) or mass.sum() <= 0:
             raise ValueError("masses must be >= 0 and not all zero")
         self.masses = mass / mass.sum()
         self.teacher = teacher
+        for a in (self.contexts, self.y_star, self.masses):
+            a.flags.writeable = False
+        self._h = _core.Task.finite(self.contexts, self.masses, self.y_star, self.vocab_size)
 
     @property
     def num_contexts(self) -> int:
@@ -57,9 +62,12 @@ class FiniteTask:
         idx = _rng.generator(rng).choice(self.num_contexts, size=v.positive_int(n, "n"), p=self.masses)
         return self.contexts[idx], self.y_star[idx]
 
-    def _core_task(self) -> Dict[str, Any]:
-        return dict(task_kind=2, num_mix=1, sigma=0.0, teacher_blocks=None, teacher_w=None,
-                    finite_x=self.contexts, finite_mass=self.masses, finite_y=self.y_star)
+    def __getstate__(self) -> Dict[str, Any]:
+        return {k: val for k, val in self.__dict__.items() if k != "_h"}  # the handle is rebuilt
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._h = _core.Task.finite(self.contexts, self.masses, self.y_star, self.vocab_size)
 
     def config(self) -> Dict[str, Any]:
         return {"kind": "finite", "num_contexts": self.num_contexts, "vocab_size": self.vocab_size,

@@ -1,4 +1,4 @@
-"""Reward oracles (SPEC §4) that count their queries.
+"""Reward oracles (docs/theory.md §4) that count their queries.
 
 - :class:`OutcomeReward` (ORM): r(x, y) = values[0] if y = y*(x) else values[1].
 - :class:`ProcessReward` (PRM): r_i(x, y_1..i) = values[0] if y_1..i = y*_1..i else
@@ -6,8 +6,9 @@
 - :class:`CallableReward`: a user's batched numpy verifier ``fn(x, y) -> r`` with r of
   shape (B,) (outcome) or (B, N) (process).
 
-One query is one evaluation of one candidate. Built-in rewards are evaluated inside the
-C++ loops; callables are called once per batch. ``queries`` accumulates over every use.
+One query is one evaluation of one candidate. Built-in rewards are judged by the engine's
+reward oracle (inside the C++ loops, and here for inspection: the same verdicts and noise);
+callables are called once per batch. ``queries`` accumulates over every use.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from . import _core, _rng
 from . import _validate as v
 
-KINDS = ("outcome", "process")
+KINDS = tuple(k for k in _core.kinds()["reward"] if k != "none")
 
 
 class _Reward:
@@ -47,15 +48,17 @@ class _Reward:
     def _callable(self) -> Optional[Callable[..., Any]]:
         return None
 
-    def __call__(self, y: Any, y_star: Any, rng: _rng.RNGLike = None) -> np.ndarray:
-        """Rewards of responses y against y* (numpy, for inspection; counts queries)."""
-        first = ProcessReward.first_error(y, y_star)
-        B, N = np.shape(y_star)
-        ok = np.arange(N)[None, :] < first[:, None] if self.kind == "process" else (first == N)
-        if self.flip_prob > 0:
-            ok = ok ^ (_rng.generator(rng).random(ok.shape) < self.flip_prob)
-        self.queries += B
-        return np.where(ok, self.values[0], self.values[1]).astype(float)
+    def __call__(self, y: Any, y_star: Any, rng: _rng.RNGLike = None, n_threads: Optional[int] = None
+                 ) -> np.ndarray:
+        """Rewards of responses y (B, N) against y* (B, N): shape (B,) for outcome rewards,
+        (B, N) for process rewards; one query per response. The engine's oracle judges them,
+        with the noise the training loops use (response b: stream b of ``rng``'s key)."""
+        ys = _tokens_like(y_star, "y_star")
+        yy = v.tokens(y, ys.shape, _INT32_MAX, "y")
+        k = int(max(yy.max(), ys.max())) + 1
+        r: np.ndarray = _core.judge(self._core_spec(), yy, ys, k, _rng.key(rng), v.n_threads(n_threads))
+        self.queries += ys.shape[0]
+        return r
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(values={self.values}, flip_prob={self.flip_prob}, queries={self.queries})"
@@ -107,6 +110,16 @@ class CallableReward(_Reward):
 
     def __repr__(self) -> str:
         return f"CallableReward({self.fn!r}, kind={self.kind!r}, queries={self.queries})"
+
+
+_INT32_MAX = 2**31 - 1
+
+
+def _tokens_like(a: Any, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (B, N), got {arr.shape}")
+    return v.tokens(arr, arr.shape, _INT32_MAX, name)
 
 
 RewardLike = Union[_Reward, str]

@@ -1,4 +1,4 @@
-"""Synthetic tasks: the authors' teacher generator (SPEC §2).
+"""Synthetic tasks: the authors' teacher generator (docs/theory.md §2).
 
 Teacher W1* ~ N(0,1)^{k×d}, W2* ~ N(0,1)^{k×k}; the correct response y*(x) is the teacher's
 greedy decoding. Inputs are Rademacher or a noisy mixture on the sphere of radius √d.
@@ -56,6 +56,7 @@ class TeacherTask:
         self.teacher.block("context")[:] = w1_star.T
         if "prev_token" in self.teacher.blocks:
             self.teacher.block("prev_token")[:] = w2_star
+        self._h = _core.Task.generated(self.input_kind, self.num_mix, self.sigma, self.teacher._h)
 
     @property
     def input_kind(self) -> int:
@@ -66,8 +67,8 @@ class TeacherTask:
         """n contexts and their mixture components (-1 for Rademacher inputs)."""
         n = v.positive_int(n, "n")
         v.check_bytes(8.0 * n * self.context_dim, "the contexts")
-        return _core.draw_inputs(self.input_kind, self.context_dim, self.num_mix, self.sigma, n,
-                                 _rng.key(rng), 0, v.n_threads(n_threads))
+        x, comp = self._h.draw_inputs(n, _rng.key(rng), v.n_threads(n_threads))
+        return x, comp
 
     def correct(self, x: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """y*(x): the teacher's greedy decoding, (B, N)."""
@@ -78,7 +79,7 @@ class TeacherTask:
                ) -> Tuple[np.ndarray, np.ndarray]:
         """n i.i.d. pairs (x, y*(x)).
 
-        With ``min_margin=γ`` keeps only samples whose teacher margin is ≥ γ (SPEC §3),
+        With ``min_margin=γ`` keeps only samples whose teacher margin is ≥ γ (docs/theory.md §3),
         drawing in rounds; raises ValueError when the acceptance rate observed would need
         more than ``max_draws`` candidates."""
         n = v.positive_int(n, "n")
@@ -114,10 +115,12 @@ class TeacherTask:
         x[np.arange(self.num_mix), np.arange(self.num_mix) % d] = np.sqrt(d)
         return x, self.correct(x)
 
-    def _core_task(self) -> Dict[str, Any]:
-        return dict(task_kind=self.input_kind, num_mix=self.num_mix, sigma=self.sigma,
-                    teacher_blocks=self.teacher._mask, teacher_w=self.teacher.w,
-                    finite_x=None, finite_mass=None, finite_y=None)
+    def __getstate__(self) -> Dict[str, Any]:
+        return {k: val for k, val in self.__dict__.items() if k != "_h"}  # the handle is rebuilt
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._h = _core.Task.generated(self.input_kind, self.num_mix, self.sigma, self.teacher._h)
 
     def config(self) -> Dict[str, Any]:
         return {"context_dim": self.context_dim, "vocab_size": self.vocab_size, "seq_len": self.seq_len,
@@ -129,8 +132,8 @@ class TeacherTask:
 
 
 def check_task(task: Any, model: LinearARModel) -> Any:
-    """A task (anything with ``_core_task``) whose sizes match the model's."""
-    if not hasattr(task, "_core_task"):
+    """A task (an lpgx task: it carries the engine's task handle) whose sizes match the model's."""
+    if not isinstance(getattr(task, "_h", None), _core.Task):
         raise TypeError(f"task must be an lpgx task (e.g. lpgx.TeacherTask), got {type(task).__name__}")
     if (task.vocab_size, task.seq_len, task.context_dim) != model.shape:
         raise ValueError(f"task has (vocab_size, seq_len, context_dim) = "

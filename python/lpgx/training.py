@@ -1,5 +1,5 @@
-"""Supervised pre-training (SPEC §6.1) and mini-batch policy-gradient post-training
-(SPEC §6.2), with the whole step loop in C++.
+"""Supervised pre-training (docs/theory.md §6.1) and mini-batch policy-gradient post-training
+(docs/theory.md §6.2), with the whole step loop in C++.
 
 Per PG step: a fresh batch of B contexts, one response each from the behaviour policy,
 rewards, then one optimizer step on
@@ -109,58 +109,51 @@ def _progress_bar(progress: Union[bool, Callable[[int], Any]], steps: int, s0: i
 
 
 def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], behavior: Behavior, optimizer: Any,
-         test: Optional[Pairs], test_every: int, track: Optional[Pairs], track_every: int,
-         progress: Any, config: Dict[str, Any], desc: str) -> TrainResult:
+         test: Optional[Pairs], track: Optional[Pairs], progress: Any, config: Dict[str, Any], desc: str
+         ) -> TrainResult:
     steps = cfg.steps
-    test_steps = record_steps(steps, test_every if test is not None else 0)
-    track_steps = record_steps(steps, track_every if track is not None else 0)
-    test_out = np.full(len(test_steps), np.nan)
-    track_out = np.full((len(track_steps), 0 if track is None else len(track[0])), np.nan)
-    queries = np.zeros(steps, dtype=np.int64)
-    mean_reward = np.full(steps, np.nan)
-    success = np.full(steps, np.nan)
-    done = np.zeros(1, dtype=np.int64)
-    opt_state = optimizer._state_for(model.num_params)
+    test_steps = record_steps(steps, cfg.test_every if test is not None else 0)
+    track_steps = record_steps(steps, cfg.track_every if track is not None else 0)
     base = behavior.base
+    run = _core.TrainRun(model._h, task._h, None if base is None else base._h, cfg, test, track,
+                         optimizer._state_for(model.num_params))
     hook, bar = _progress_bar(progress, steps, 0, desc)
     t0 = time.perf_counter()
 
     def result() -> TrainResult:
-        n = int(done[0])
-        return TrainResult(test_steps=test_steps[test_steps <= n], test_error=test_out[test_steps <= n],
-                           track_steps=track_steps[track_steps <= n], tracked_log_lik=track_out[track_steps <= n],
-                           queries=queries[:n], mean_reward=mean_reward[:n], success=success[:n],
-                           seconds=time.perf_counter() - t0, steps_done=n, config=config)
+        rec = run.records()
+        n = int(rec["steps_done"])
+        optimizer.state = rec["opt_state"]  # the state after the last completed step
+        if reward is not None:
+            reward.queries += int(rec["total_queries"])
+        track_out = rec["track_log_lik"]
+        return TrainResult(test_steps=test_steps[test_steps <= n], test_error=rec["test_error"][test_steps <= n],
+                           track_steps=track_steps[track_steps <= n],
+                           tracked_log_lik=track_out[track_steps <= n] if len(track_out) else
+                           np.zeros((int((track_steps <= n).sum()), 0)),
+                           queries=rec["queries"][:n], mean_reward=rec["mean_reward"][:n],
+                           success=rec["success"][:n], seconds=time.perf_counter() - t0, steps_done=n,
+                           config=config)
     try:
-        _core.train(*model._args(), opt_state, **task._core_task(),
-                    base_blocks=None if base is None else base._mask, base_w=None if base is None else base.w,
-                    cfg=cfg, track_x=None if track is None else track[0], track_y=None if track is None else track[1],
-                    track_out=track_out, test_x=None if test is None else test[0],
-                    test_y=None if test is None else test[1], test_out=test_out, mean_reward=mean_reward,
-                    success=success, queries=queries, done=done, s0=0,
-                    reward_fn=None if reward is None else reward._callable(), progress=hook)
+        run.run(None if reward is None else reward._callable(), hook)
     except BaseException as exc:  # Ctrl-C or a failing user reward: keep what was done
         exc.partial_result = result()  # type: ignore[attr-defined]
-        if reward is not None:
-            reward.queries += int(queries[done[0] - 1]) if done[0] > 0 else 0
         raise
     finally:
         if bar is not None:
             bar.close()
-    if reward is not None:
-        reward.queries += int(queries[-1]) if steps else 0
     return result()
 
 
-# Fused on-policy steps (sampling and gradient in one pass, where they apply); the tests
-# switch this off to compare them with the general step.
-_FUSE_STEPS = True
+# One-pass steps (the gradient accumulated while sampling, where the estimator allows it);
+# the tests switch this off to compare the two executions of the step.
+_ONE_PASS = True
 
 
 def _base_config(steps: int, batch_size: int, rng: Any, n_threads: Optional[int], model: LinearARModel
                  ) -> Tuple[Any, int]:
     cfg = _core.TrainConfig()
-    cfg.fuse = _FUSE_STEPS
+    cfg.one_pass = _ONE_PASS
     cfg.steps = v.positive_int(steps, "steps", minimum=0)
     cfg.batch = v.positive_int(batch_size, "batch_size")
     # the loop's per-step buffers (contexts, tokens, advantages) and the per-step records
@@ -186,7 +179,7 @@ def _test_and_track(model: LinearARModel, task: Any, test: Any, track: Any, rng_
 def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256, optimizer: OptimizerLike = None,
              rng: _rng.RNGLike = None, test: Any = None, test_every: int = 50, track: Any = None,
              track_every: int = 1, progress: Any = False, n_threads: Optional[int] = None) -> TrainResult:
-    """Supervised pre-training (SPEC §6.1), in place on ``model``.
+    """Supervised pre-training (docs/theory.md §6.1), in place on ``model``.
 
     Each step draws a fresh batch of (x, y*(x)) from ``task`` and takes one optimizer step
     on the teacher-forced cross-entropy averaged over batch × positions. ``optimizer``
@@ -200,6 +193,7 @@ def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256,
     opt = make_optimizer(optimizer)
     cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
     cfg.reward.kind = _core.RewardKind.none
+    cfg.estimator.kind = _core.EstimatorKind.supervised
     behavior = Behavior.teacher_forcing()
     cfg.behavior = behavior._core_config()
     cfg.optimizer = opt._core_config()
@@ -208,8 +202,7 @@ def pretrain(model: LinearARModel, task: Any, steps: int, batch_size: int = 256,
     test, track = _test_and_track(model, task, test, track, seed ^ 0x7E57)
     config = dict(kind="pretrain", steps=cfg.steps, batch_size=cfg.batch, optimizer=repr(opt), seed=seed,
                   task=task.config(), model=model.config())
-    return _run(model, task, cfg, None, behavior, opt, test, cfg.test_every, track, cfg.track_every, progress,
-                config, "pretrain")
+    return _run(model, task, cfg, None, behavior, opt, test, track, progress, config, "pretrain")
 
 
 def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", steps: int = 1000,
@@ -217,7 +210,7 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
                behavior: BehaviorLike = "on_policy", rng: _rng.RNGLike = None, test: Any = None,
                test_every: int = 50, track: Any = None, track_every: int = 1, progress: Any = False,
                n_threads: Optional[int] = None) -> TrainResult:
-    """Mini-batch policy-gradient post-training (SPEC §6.2), in place on ``model``.
+    """Mini-batch policy-gradient post-training (docs/theory.md §6.2), in place on ``model``.
 
     ``reward``: ``"outcome"``, ``"process"`` or a reward object (±1 by default);
     ``baseline``: subtract the batch mean of the rewards (per position for the PRM);
@@ -234,17 +227,16 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
     opt = make_optimizer(optimizer)
     cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
     cfg.reward = rew._core_spec()
-    cfg.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
+    cfg.estimator.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
     cfg.behavior = beh._core_config()
     cfg.optimizer = opt._core_config()
     cfg.test_every = v.positive_int(test_every, "test_every")
     cfg.track_every = v.positive_int(track_every, "track_every")
     test, track = _test_and_track(model, task, test, track, seed ^ 0x7E57)
-    config = dict(kind="post_train", reward=repr(rew), reward_kind=rew.kind, baseline=cfg.baseline,
+    config = dict(kind="post_train", reward=repr(rew), reward_kind=rew.kind, baseline=cfg.estimator.baseline,
                   behavior=beh.kind, steps=cfg.steps, batch_size=cfg.batch, optimizer=repr(opt), seed=seed,
                   task=task.config(), model=model.config())
-    return _run(model, task, cfg, rew, beh, opt, test, cfg.test_every, track, cfg.track_every, progress,
-                config, f"post-train ({rew.kind})")
+    return _run(model, task, cfg, rew, beh, opt, test, track, progress, config, f"post-train ({rew.kind})")
 
 
 def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLike = "outcome",
@@ -260,17 +252,19 @@ def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLik
     y = v.tokens(y, shape, model.vocab_size, "y")
     opt = make_optimizer(optimizer)
     cfg = _core.TrainConfig()
+    cfg.one_pass = _ONE_PASS
     cfg.n_threads = v.n_threads(n_threads)
     cfg.optimizer = opt._core_config()
     rew = None
     if reward is None:
         cfg.reward.kind = _core.RewardKind.none
+        cfg.estimator.kind = _core.EstimatorKind.supervised
     else:
         rew = make_reward(reward)
         cfg.reward = rew._core_spec()
-        cfg.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
-    mean_r, queries = _core.learn_from(*model._args(), opt._state_for(model.num_params), x, y_star, y, cfg,
-                                       _rng.key(rng), None if rew is None else rew._callable())
+        cfg.estimator.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
+    mean_r, queries = _core.pg_step(model._h, cfg, x, y_star, y, _rng.key(rng),
+                                    None if rew is None else rew._callable(), opt._state_for(model.num_params))
     if rew is not None:
         rew.queries += int(queries)
     return float(mean_r)

@@ -1,0 +1,121 @@
+// What every binding shares: argument checks, owned copies of the inputs the engine reads after
+// the GIL is released, running engine work without the GIL (Ctrl-C, interpreter shutdown,
+// forked children), step hooks and user verifiers, and Python enums built from the engine's
+// kind tables.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "lpgx/kinds.hpp"
+#include "lpgx/model.hpp"
+#include "lpgx/oracle.hpp"
+#include "lpgx/train.hpp"
+
+namespace lpgx::bind {
+
+namespace py = pybind11;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+inline void require(bool ok, const std::string& what) {
+  if (!ok) throw py::value_error(what);
+}
+
+template <class T>
+void check_shape(const CArray<T>& a, const char* name, std::initializer_list<Index> shape) {
+  require(a.ndim() == static_cast<py::ssize_t>(shape.size()), std::string(name) + ": wrong number of dimensions");
+  int i = 0;
+  for (Index n : shape) {
+    if (n >= 0) require(a.shape(i) == n, std::string(name) + ": wrong shape");
+    ++i;
+  }
+}
+
+// An owned copy of a (B, d) float64 array: nothing the caller does to its array during the
+// call can change what the engine reads.
+struct Contexts {
+  std::vector<double> x;
+  Index n = 0;
+  Contexts() = default;
+  Contexts(const CArray<double>& a, int d, const char* name);
+  const double* data() const { return x.data(); }
+};
+
+// An owned copy of a (B, N) int32 token array, checked to hold values in [0, k) after the copy
+// (a bad index would read outside the weight blocks).
+struct Tokens {
+  std::vector<std::int32_t> y;
+  Tokens() = default;
+  Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name);
+  const std::int32_t* data() const { return y.data(); }
+};
+
+// Contexts with their correct responses, owned (a test or tracking set).
+struct OwnedEvalSet {
+  Contexts x;
+  Tokens y;
+  // (x, y) or None.
+  OwnedEvalSet(const py::object& pair, const Spec& spec, const char* name);
+  EvalSet view() const { return {x.data(), y.data(), x.n}; }
+};
+
+// Runs engine work with the GIL released and Ctrl-C honoured inside it. A thread still inside
+// engine work when the interpreter shuts down (a daemon thread) never touches Python again: it
+// waits there for the process to end instead of being torn out of a parallel region.
+void check_signals();
+template <class F>
+decltype(auto) without_gil(F&& work);
+
+// Warns once (a RuntimeWarning) when n_threads > 1 is asked of a forked child whose parent ran
+// threads: its loops then run on one thread.
+void note_fork(int n_threads);
+
+// After each step: publishes the count to `done`, honours Ctrl-C and calls progress(steps).
+StepHook python_hook(py::object progress);
+
+// Adapts a Python verifier fn(x, y) -> r (shape (n,) or (n, N)) to the engine's callback;
+// its result is checked (real numbers, shape, finite).
+RewardCallback python_reward(const py::object& fn, bool process, int d, int N);
+
+// A Python enum named `name` whose members are the engine's kind table.
+template <class Kind, std::size_t n>
+void bind_kind(py::module_& m, const char* name, const KindNames<n>& names) {
+  py::enum_<Kind> e(m, name);
+  for (std::size_t i = 0; i < n; ++i) e.value(names[i], static_cast<Kind>(i));
+}
+
+// ---- without_gil ------------------------------------------------------------------------
+bool interpreter_finalizing();
+[[noreturn]] void wait_for_process_exit();
+
+class ReleasedGil {
+ public:
+  ReleasedGil() : state_(PyEval_SaveThread()) {}
+  ~ReleasedGil() {
+    if (interpreter_finalizing()) wait_for_process_exit();
+    PyEval_RestoreThread(state_);
+  }
+  ReleasedGil(const ReleasedGil&) = delete;
+  ReleasedGil& operator=(const ReleasedGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
+template <class F>
+decltype(auto) without_gil(F&& work) {
+  ReleasedGil released;
+  const InterruptScope interrupts(check_signals);
+  return work();
+}
+
+}  // namespace lpgx::bind
