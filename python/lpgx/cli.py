@@ -1,36 +1,320 @@
-"""The ``lpgx`` command line: reproduce the paper's figures and re-plot saved artifacts."""
+"""The ``lpgx`` command line: reproduce the paper's figures, check the theory's rates on
+planted instances, and re-plot saved artifacts. Every argument and ``--set`` override is
+checked before any work starts."""
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import functools
+import importlib.util
+import shlex
 import sys
+import textwrap
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from . import __version__, plotting
+from . import experiments as ex
+from .experiments import paper_figure1, paper_figure2, rates
+from .experiments._settings import Settings, check_out, show
+from .sweep import BACKENDS
 
-def _common(p: argparse.ArgumentParser, default_out: str) -> None:
-    p.add_argument("--quick", action="store_true", help="a small setting that finishes in well under a minute")
-    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
-    p.add_argument("--out", default=default_out, help="output folder (one subfolder per seed)")
-    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    p.add_argument("--progress", action="store_true", help="show progress bars (needs tqdm)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="override a setting, e.g. --set post_steps=1000 seq_len=64")
+DESCRIPTION = textwrap.fill(
+    "Reproduce the figures of 'Post-Training with Policy Gradients: Optimality and the Base Model Barrier' "
+    "(arXiv 2603.06957), check the theory's rates on planted instances, and re-plot saved artifacts. Every "
+    "argument is checked before any work starts.", 88)
+FIGURES: Dict[str, Settings] = {"figure1": paper_figure1.SETTINGS, "figure2": paper_figure2.SETTINGS}
+RATES: Dict[str, Callable[..., rates.RateResult]] = {
+    "alpha": ex.rates_alpha, "length": ex.rates_length, "sgd": ex.rates_sgd, "online": ex.rates_online,
+    "barrier": ex.lq_barrier}
+# One valid invocation per command, shown in its help (and run with --dry-run by the tests).
+EXAMPLES: Dict[str, List[str]] = {
+    "figure1": ["--quick", "--seed", "0", "1", "2", "--set", "post_steps=1000", "seq_len=32"],
+    "figure2": ["--quick", "--set", "phases=3", "eval_size=2048"],
+    "rates": ["alpha", "--quick", "--backend", "sequential", "--set", "seeds=3", "alphas=0.1,0.01,0.001"],
+    "plot": ["out/figure1/seed0"],
+}
+EXTRAS = {"joblib": "sweep", "distributed": "dask", "ray": "ray", "tqdm": "progress"}
 
 
-def _overrides(pairs: List[str]) -> Dict[str, Any]:
-    out = {}
-    for item in pairs:
-        if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
+# -- argument types (argparse turns their errors into "argument --x: ...") -------------------
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _epilog(command: str, what: str) -> str:
+    return f"{textwrap.fill(what, 88)}\n\nexample:\n  lpgx {command} {shlex.join(EXAMPLES[command])}"
+
+
+def _settings_epilog(command: str, what: str) -> str:
+    return _epilog(command, f"{what} Change any setting with --set KEY=VALUE (lists as 1,2,3 or JSON); "
+                            f"`lpgx {command} --list-settings` prints every setting with its default, and "
+                            f"--dry-run checks the arguments and shows the settings a run would use.")
+
+
+def _settings_args(p: argparse.ArgumentParser, quick: str) -> None:
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override settings (see --list-settings)")
+    p.add_argument("--list-settings", action="store_true", help="print every setting with its default and stop")
+    p.add_argument("--dry-run", action="store_true", help="check the arguments, print the settings and stop")
+    p.add_argument("--progress", action="store_true", help="show progress bars (needs tqdm)")
+
+
+def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentParser]]":
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="lpgx", description=DESCRIPTION, formatter_class=raw,
+        epilog="`lpgx COMMAND --help` describes a command; `lpgx COMMAND --list-settings` its settings.")
+    parser.add_argument("--version", action="version", version=f"lpgx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subs = {}
+    figures = {"figure1": ("Figure 1: outcome vs process rewards after pre-training (docs/theory.md §9)",
+                           "The paper's Figure 1 with its settings as defaults."),
+               "figure2": ("Figure 2 (synthetic): the Likelihood Quantile over pre-training (docs/theory.md §9)",
+                           "The paper's synthetic Figure 2 with its settings as defaults.")}
+    for name, (summary, what) in figures.items():
+        p = sub.add_parser(name, help=summary, description=summary, formatter_class=raw,
+                           epilog=_settings_epilog(name, what))
+        _settings_args(p, "a smaller setting that finishes in seconds")
+        p.add_argument("--seed", type=_count(0), nargs="+", default=[0], help="one or more seeds (integers >= 0)")
+        p.add_argument("--out", default=f"out/{name}", help="output folder (one subfolder per seed)")
+        p.add_argument("--threads", type=_count(1), default=None, help="threads (default: all cores)")
+        subs[name] = p
+
+    summary = "the theory's rates on planted instances (docs/theory.md §7, §8)"
+    p = sub.add_parser("rates", help=summary, description=summary, formatter_class=raw,
+                       epilog=_settings_epilog("rates", "Each experiment fits a slope over seeds and checks the "
+                                                        "prediction; the exit code is 1 if a check fails."))
+    p.add_argument("which", nargs="?", choices=[*RATES, "all"], help="the experiment, or all of them")
+    _settings_args(p, "smaller grids and fewer seeds (about a minute for all)")
+    p.add_argument("--out", default="out/rates", help="output folder")
+    p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the grid's cells run (default: loky)")
+    p.add_argument("--jobs", type=_count(1), default=None, help="parallel jobs (default: all cores)")
+    p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="the dask scheduler to run on (with --backend dask)")
+    subs["rates"] = p
+
+    summary = "re-plot a saved figure1, figure2 or rates folder"
+    p = sub.add_parser("plot", help=summary, description=summary, formatter_class=raw,
+                       epilog=_epilog("plot", "Draws every artifact found in DIR (needs matplotlib)."))
+    p.add_argument("dir", metavar="DIR")
+    subs["plot"] = p
+    return parser, subs
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser, subs = _parser()
+    args = parser.parse_args(argv)
+    p = subs[args.command]
+    try:
+        if args.command == "rates":
+            return _rates(args, p)
+        if args.command == "plot":
+            return _plot(args, p)
+        return _figure(args, p)
+    except KeyboardInterrupt:
+        print("lpgx: interrupted", file=sys.stderr)
+        return 130
+
+
+# -- checks shared by the commands ---------------------------------------------------------
+
+def _pairs(items: Sequence[str], p: argparse.ArgumentParser) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            p.error(f"argument --set: expected KEY=VALUE, got {item!r}")
+        if key in out:
+            p.error(f"argument --set: {key} is given twice")
+        out[key] = text
     return out
+
+
+def _overrides(settings: Settings, pairs: Dict[str, str], p: argparse.ArgumentParser) -> Dict[str, Any]:
+    out = {}
+    for key, text in pairs.items():
+        try:
+            out[key] = settings.parse(key, text)
+        except (TypeError, ValueError) as exc:
+            p.error(f"argument --set: {exc}")
+    return out
+
+
+def _resolve(settings: Settings, quick: bool, overrides: Dict[str, Any], p: argparse.ArgumentParser
+             ) -> Dict[str, Any]:
+    try:
+        return settings.resolve(quick, overrides)
+    except (TypeError, ValueError) as exc:
+        p.error(f"argument --set: {exc}")
+
+
+def _folder(path: Any, flag: str, p: argparse.ArgumentParser) -> None:
+    try:
+        check_out(path, f"argument {flag}")
+    except (TypeError, ValueError) as exc:
+        p.error(str(exc))
+
+
+def _needs(module: str, flag: str, p: argparse.ArgumentParser) -> None:
+    if importlib.util.find_spec(module) is None:
+        p.error(f"argument {flag}: needs {module}: pip install 'lpgx[{EXTRAS[module]}]'")
+
+
+def _list(title: str, settings: Settings) -> None:
+    print(f"{title} (change with --set KEY=VALUE; --quick uses the values in parentheses):")
+    print("\n".join(settings.describe()))
+
+
+def _show(title: str, cfg: Dict[str, Any]) -> None:
+    print(f"{title}:")
+    width = max(map(len, cfg))
+    print("\n".join(f"  {k:<{width}}  {show(val)}" for k, val in cfg.items()))
+
+
+def _skipped_plots() -> None:
+    print(f"lpgx: {plotting.MISSING}", file=sys.stderr)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    settings = FIGURES[args.command]
+    if args.list_settings:
+        _list(f"settings of lpgx {args.command}", settings)
+        return 0
+    overrides = _overrides(settings, _pairs(args.set, p), p)
+    cfg = _resolve(settings, args.quick, overrides, p)
+    if len(set(args.seed)) != len(args.seed):
+        p.error(f"argument --seed: a seed is given twice: {' '.join(map(str, args.seed))}")
+    _folder(args.out, "--out", p)
+    outs = {seed: Path(args.out) / f"seed{seed}" for seed in args.seed}
+    for out in outs.values():
+        _folder(out, "--out", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+    if args.dry_run:
+        _show(f"lpgx {args.command}: seeds {' '.join(map(str, args.seed))}, artifacts in {args.out}/seed*", cfg)
+        return 0
+    plot = plotting.available()
+    rows = []
+    for seed, out in outs.items():
+        kw: Dict[str, Any] = dict(out=out, seed=seed, quick=args.quick, n_threads=args.threads,
+                                  progress=args.progress, plot=plot, **overrides)
+        if args.command == "figure1":
+            r1 = ex.figure1(**kw)
+            steps = r1.config["post_steps"]
+            rows.append(r1.summary(steps=(0, steps // 8, steps // 4, steps)))
+            seconds = r1.config["total_seconds"]
+        else:
+            r2 = ex.figure2(**kw)
+            lq = r2.lq(np.array([0.1]), log=True)[:, 0]
+            rows.append({"seed": seed, **{f"log LQ(0.1) after {s}": float(val) for s, val in zip(r2.steps, lq)}})
+            seconds = r2.config["total_seconds"]
+        print(f"seed {seed}: {seconds:.1f} s, artifacts in {out}", file=sys.stderr)
+    _print_table(rows)
+    if not plot:
+        _skipped_plots()
+    return 0
+
+
+def _rates(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    names = list(RATES) if args.which in (None, "all") else [args.which]
+    if args.list_settings:
+        for name in names:
+            _list(f"settings of lpgx rates {name}", rates.SETTINGS[name])
+        return 0
+    if args.which is None:
+        p.error("the following arguments are required: which")
+    pairs = _pairs(args.set, p)
+    for key in pairs:  # with all, a setting applies to the experiments that have it
+        if not any(key in rates.SETTINGS[n].table for n in names):
+            if len(names) == 1:
+                p.error(f"argument --set: {rates.SETTINGS[names[0]].unknown([key], args.quick)}")
+            p.error(f"argument --set: no rate experiment has a setting {key!r}; "
+                    f"`lpgx rates all --list-settings` lists them")
+    overrides = {n: _overrides(rates.SETTINGS[n], {k: t for k, t in pairs.items() if k in rates.SETTINGS[n].table},
+                               p) for n in names}
+    cfgs = {n: _resolve(rates.SETTINGS[n], args.quick, overrides[n], p) for n in names}
+    _folder(args.out, "--out", p)
+    if args.cache is not None:
+        for n in names:
+            _folder(Path(args.cache) / n, "--cache", p)
+    if args.backend != "sequential":
+        _needs("joblib", "--backend", p)
+    if args.backend == "dask":
+        _needs("distributed", "--backend", p)
+        if args.scheduler is None:
+            p.error("argument --backend: dask needs --scheduler ADDRESS (a running dask scheduler)")
+    elif args.scheduler is not None:
+        p.error("argument --scheduler: only with --backend dask")
+    if args.backend == "ray":
+        _needs("ray", "--backend", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+    if args.dry_run:
+        for n in names:
+            _show(f"lpgx rates {n}: artifacts in {args.out}", cfgs[n])
+        return 0
+    plot = plotting.available()
+    ok = True
+    with contextlib.ExitStack() as stack:
+        if args.backend == "dask":  # the default client while it is open, which the sweep uses
+            import distributed
+            try:
+                stack.enter_context(distributed.Client(args.scheduler))  # type: ignore[no-untyped-call, unused-ignore]
+            except OSError as exc:
+                p.error(f"argument --scheduler: cannot connect to {args.scheduler}: {exc}")
+        for n in names:
+            res = RATES[n](out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
+                           cache_dir=None if args.cache is None else Path(args.cache) / n, progress=args.progress,
+                           plot=plot, **overrides[n])
+            ok = ok and all(res.checks.values())
+            for key, val in res.summary().items():
+                print(f"{n}: {key}: {val}")
+    if not plot:
+        _skipped_plots()
+    return 0 if ok else 1
+
+
+def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    d = Path(args.dir)
+    if not d.is_dir():
+        p.error(f"argument DIR: {d} is not a folder")
+    loaders: Dict[str, Callable[[], Any]] = {}
+    if (d / "figure1.npz").exists():
+        loaders["figure1"] = lambda: ex.Figure1Result.load(d)
+    if (d / "figure2.npz").exists():
+        loaders["figure2"] = lambda: ex.Figure2Result.load(d)
+    for name in RATES:
+        if (d / f"rates_{name}.npz").exists():
+            loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
+    if not loaders:
+        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz or rates_*.npz")
+    if not plotting.available():
+        p.error("matplotlib is not installed: pip install 'lpgx[plot]'")
+    for kind, load in loaders.items():
+        try:
+            result = load()
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"lpgx plot: error: {d / (kind + '.npz')}: {exc}", file=sys.stderr)
+            return 1
+        result.plot(d)
+        print(f"wrote {d / (kind + '.png')} and {d / (kind + '.pdf')}")
+    return 0
 
 
 def _print_table(rows: List[Dict[str, Any]]) -> None:
@@ -41,82 +325,8 @@ def _print_table(rows: List[Dict[str, Any]]) -> None:
         print("| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |")
 
 
-def _fmt(v: object) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="lpgx", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    _common(sub.add_parser("figure1", help="Figure 1: outcome vs process rewards"), "out/figure1")
-    _common(sub.add_parser("figure2", help="Figure 2 (synthetic): LQ over pre-training"), "out/figure2")
-    p = sub.add_parser("rates", help="the theory's rates on planted instances (SPEC §7)")
-    p.add_argument("which", choices=["alpha", "length", "sgd", "online", "barrier", "all"])
-    p.add_argument("--quick", action="store_true", help="a small setting (about a minute in all)")
-    p.add_argument("--out", default="out/rates", help="output folder")
-    p.add_argument("--backend", default="loky", help="sweep backend: loky, threading, sequential, dask, ray")
-    p.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: all cores)")
-    p.add_argument("--cache", default=None, help="cache folder: an interrupted run resumes from it")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a setting")
-    p = sub.add_parser("plot", help="re-plot a saved figure1/figure2 folder")
-    p.add_argument("dir")
-    args = parser.parse_args(argv)
-    if args.command == "rates":
-        return _rates(args)
-    if args.command == "plot":
-        return _plot(args, parser)
-    return _figure(args)
-
-
-def _rates(args: argparse.Namespace) -> int:
-    from .experiments.rates import EXPERIMENTS
-    names = list(EXPERIMENTS) if args.which == "all" else [args.which]
-    ok = True
-    for name in names:
-        res = EXPERIMENTS[name](out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
-                                cache_dir=None if args.cache is None else Path(args.cache) / name,
-                                **_overrides(args.set))
-        ok = ok and all(res.checks.values())
-        for key, val in res.summary().items():
-            print(f"{name}: {key}: {val}")
-    return 0 if ok else 1
-
-
-def _plot(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .experiments import Figure1Result, Figure2Result
-    d = Path(args.dir)
-    kinds = [k for k in ("figure1", "figure2") if (d / f"{k}.npz").exists()]
-    if not kinds:
-        parser.error(f"{d} holds no figure1.npz or figure2.npz")
-    for k in kinds:
-        if k == "figure1":
-            Figure1Result.load(d).plot(d)
-        else:
-            Figure2Result.load(d).plot(d)
-        print(f"wrote {d / (k + '.png')} and {d / (k + '.pdf')}")
-    return 0
-
-
-def _figure(args: argparse.Namespace) -> int:
-    from .experiments import figure1, figure2
-    rows = []
-    for seed in args.seed:
-        out = Path(args.out) / f"seed{seed}"
-        kw = dict(out=out, seed=seed, quick=args.quick, n_threads=args.threads, progress=args.progress,
-                  **_overrides(args.set))
-        if args.command == "figure1":
-            r1 = figure1(**kw)
-            steps = r1.config["post_steps"]
-            rows.append(r1.summary(steps=(0, steps // 8, steps // 4, steps)))
-            seconds = r1.config["total_seconds"]
-        else:
-            r2 = figure2(**kw)
-            lq = r2.lq(np.array([0.1]), log=True)[:, 0]
-            rows.append({"seed": seed, **{f"log LQ(0.1) after {s}": float(v) for s, v in zip(r2.steps, lq)}})
-            seconds = r2.config["total_seconds"]
-        print(f"seed {seed}: {seconds:.1f} s, artifacts in {out}", file=sys.stderr)
-    _print_table(rows)
-    return 0
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""The paper's experiments with its settings as defaults (SPEC §9)."""
-from .figure1 import Figure1Result, figure1
-from .figure2 import Figure2Result, figure2
-from .rates import RateResult, lq_barrier, rates_alpha, rates_length, rates_online, rates_sgd
+"""The paper's experiments with its settings as defaults (``docs/theory.md`` §9), and the
+rate checks of §7. ``figure1_settings()``, ``figure2_settings()`` and
+``rates_settings(name)`` list every setting with its default."""
+from .paper_figure1 import Figure1Result, figure1, figure1_settings
+from .paper_figure2 import Figure2Result, figure2, figure2_settings
+from .rates import (RateResult, lq_barrier, rates_alpha, rates_length, rates_online, rates_settings,
+                    rates_sgd)
 
-__all__ = ["Figure1Result", "Figure2Result", "RateResult", "figure1", "figure2", "lq_barrier", "rates_alpha",
-           "rates_length", "rates_online", "rates_sgd"]
+__all__ = ["Figure1Result", "Figure2Result", "RateResult", "figure1", "figure1_settings", "figure2",
+           "figure2_settings", "lq_barrier", "rates_alpha", "rates_length", "rates_online", "rates_settings",
+           "rates_sgd"]

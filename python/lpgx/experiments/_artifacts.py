@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 
+from .. import plotting
 from .._io import PathLike, atomic_write, load_npz, save_npz
 
 T = TypeVar("T")
@@ -33,25 +35,16 @@ def save_artifact(out: PathLike, name: str, arrays: Dict[str, np.ndarray], confi
     return out
 
 
-def settings(paper: Dict[str, Any], quick_changes: Dict[str, Any], quick: bool, overrides: Dict[str, Any],
-             name: str) -> Dict[str, Any]:
-    """An experiment's settings: the paper's, or the quick ones, with overrides checked by name."""
-    base = dict(paper, **quick_changes) if quick else dict(paper)
-    unknown = set(overrides) - set(base)
-    if unknown:
-        raise TypeError(f"{name}: unknown settings {sorted(unknown)}; known: {sorted(base)}")
-    return dict(base, **overrides, quick=bool(quick))
-
-
 def finish(result: T, out: Optional[PathLike], plot: bool) -> T:
-    """Saves ``result`` to ``out`` (when given) and plots it there when matplotlib is installed."""
+    """Saves ``result`` to ``out`` (when given) and plots it there; without matplotlib the
+    plots are skipped with a warning (the saved artifact can be re-plotted later)."""
     if out is not None:
         result.save(out)  # type: ignore[attr-defined]
         if plot:
-            try:
+            if plotting.available():
                 result.plot(out)  # type: ignore[attr-defined]
-            except ImportError:
-                pass
+            else:
+                warnings.warn(plotting.MISSING, stacklevel=3)
     return result
 
 

@@ -1,4 +1,4 @@
-"""Experiments that check the theory's rates (SPEC §7) on planted instances.
+"""Experiments that check the theory's rates (``docs/theory.md`` §7) on planted instances (§8).
 
 Each experiment runs a grid × seeds through :func:`lpgx.sweep`, fits a slope on log axes
 with a bootstrap confidence interval over seeds, checks the prediction, and can save an
@@ -15,6 +15,10 @@ artifact and a plot. The cell functions are module-level so process pools can pi
 5. ``lq_barrier``: after outcome-reward post-training with a per-step exploration budget m,
    the error is the mass of contexts whose base likelihood is below ≈ 1/m: the base
    model's Likelihood Quantile decides what can be learned.
+
+``rates_settings(name)`` lists the settings of each (``name`` one of alpha, length, sgd,
+online, barrier); every setting can be overridden by keyword, and is checked before any
+run starts.
 """
 from __future__ import annotations
 
@@ -25,13 +29,17 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .. import _validate as v
 from .. import algorithms as alg
+from .. import plotting
 from ..margins import margins
 from ..model import LinearARModel
 from ..optim import SGD
 from ..planted import FiniteTask, combination_lock, staircase
+from ..sweep import BACKENDS, sweep
 from ..tasks import TeacherTask
-from ._artifacts import finish, load_artifact, save_artifact, settings
+from ._artifacts import finish, load_artifact, save_artifact
+from ._settings import Setting, Settings, check_out, count, counts, fits_memory, real, reals
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -119,6 +127,89 @@ def cell_barrier(m: int, vocab_size: int, seq_len: int, alphas: List[float], mas
     return {"error": float(task.masses @ (1.0 - q)), **{f"q{j}": float(v) for j, v in enumerate(q)}}
 
 
+# -- settings (one table per experiment) --------------------------------------------------
+
+_K, _N = 4, 10  # the barrier's staircase: its last stair sits just above the uniform k^-N
+
+
+def _online_memory(cfg: Dict[str, Any]) -> None:
+    M, N, k = max(cfg["num_contexts"]), cfg["seq_len"], cfg["vocab_size"]
+    fits_memory(8.0 * (2 * M * M * N * k + M * M), f"num_contexts={M} (the combination lock)")
+
+
+def _sgd_memory(cfg: Dict[str, Any]) -> None:
+    fits_memory(8.0 * 20 * cfg["pool"] * (cfg["context_dim"] + max(cfg["seq_lens"])), f"pool={cfg['pool']}")
+
+
+def _barrier_masses(cfg: Dict[str, Any]) -> None:
+    if len(cfg["masses"]) != len(cfg["alphas"]):
+        raise ValueError(f"masses must have one entry per alpha ({len(cfg['alphas'])}), got {len(cfg['masses'])}")
+    if sum(cfg["masses"]) <= 0:
+        raise ValueError("masses must not all be zero")
+
+
+_ALPHAS = reals(0.0, 1.0, open_low=True, open_high=True, min_len=2)
+_EPS = Setting(0.5, real(0.0, 1.0, open_low=True, open_high=True), "the target likelihood is 1 − eps")
+_MAX_STEPS = Setting(10**7, count(), "step cap of each run")
+_C_INTS = counts(1, min_len=2, maximum=v.INT32_MAX)
+
+SETTINGS: Dict[str, Settings] = {
+    "alpha": Settings("rates_alpha", {
+        "vocab_size": Setting(8, count(2), "k, the vocabulary size"),
+        "seq_len": Setting(8, count(), "N, the response length"),
+        "alphas": Setting([float(a) for a in np.logspace(-1, -5, 9)], _ALPHAS,
+                          "the planted base likelihoods α (the grid)",
+                          quick=[float(a) for a in np.logspace(-1, -3.5, 6)]),
+        "eps": _EPS,
+        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "max_steps": _MAX_STEPS,
+    }),
+    "length": Settings("rates_length", {
+        "vocab_size": Setting(3, count(2), "k, the vocabulary size"),
+        "seq_lens": Setting(list(range(2, 11)), counts(2, min_len=2, maximum=v.INT32_MAX),
+                            "the response lengths N (the grid)", quick=list(range(2, 9))),
+        "eps": _EPS,
+        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "max_steps": _MAX_STEPS,
+    }),
+    "sgd": Settings("rates_sgd", {
+        "context_dim": Setting(16, count(), "d, the context dimension"),
+        "vocab_size": Setting(4, count(2), "k, the vocabulary size"),
+        "seq_lens": Setting([8, 16, 32, 64, 128], _C_INTS, "the response lengths N (the grid)", quick=[8, 32, 128]),
+        "budget": Setting(30000, count(), "labelled samples of each run"),
+        "pool": Setting(300, count(), "contexts in the pool: the largest margins of 20× as many draws"),
+        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+    }, _sgd_memory),
+    "online": Settings("rates_online", {
+        "vocab_size": Setting(3, count(2), "k, the vocabulary size"),
+        "seq_len": Setting(3, count(), "N, the response length"),
+        "num_contexts": Setting([1, 2, 4, 8, 16], _C_INTS, "the numbers of contexts M (the grid; γ = 1/√(M N))",
+                                quick=[1, 4, 16]),
+        "rounds_per_context": Setting(4000, count(), "online rounds per context", quick=2000),
+        "seeds": Setting(6, count(), "seeds per grid point", quick=3),
+    }, _online_memory),
+    "barrier": Settings("lq_barrier", {
+        "vocab_size": Setting(_K, count(2), "k, the vocabulary size"),
+        "seq_len": Setting(_N, count(), "N, the response length"),
+        "alphas": Setting([0.3, 3e-3, 3e-5, 1.01 * _K**-_N],
+                          reals(0.0, 1.0, open_low=True, open_high=True, distinct=False),
+                          "the staircase: base likelihood of each context"),
+        "masses": Setting([0.25, 0.25, 0.25, 0.25], reals(0.0, distinct=False), "the mass of each context"),
+        "budgets": Setting([1, 100, 10000], counts(1, maximum=v.INT32_MAX), "the exploration budgets m (the grid)"),
+        "steps": Setting(2000, count(), "post-training steps T"),
+        "successes": Setting(30.0, real(0.0, open_low=True),
+                             "c: a context is predicted learnable when α·Q ≥ c"),
+        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+    }, _barrier_masses),
+}
+
+
+def rates_settings(name: str, quick: bool = False) -> Dict[str, Any]:
+    """Every setting of the rate experiment ``name`` (alpha, length, sgd, online or barrier)
+    with its default (the quick ones with ``quick=True``); a fresh dict each call."""
+    return SETTINGS[v.option(name, "name", tuple(SETTINGS))].defaults(v.flag(quick, "quick"))
+
+
 # -- results -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -133,7 +224,7 @@ class RateResult:
     notes: Dict[str, str] = field(default_factory=dict)
 
     def column(self, key: str, **where: Any) -> np.ndarray:
-        return np.array([r[key] for r in self.rows if all(r.get(k) == v for k, v in where.items())])
+        return np.array([r[key] for r in self.rows if all(r.get(k) == val for k, val in where.items())])
 
     def matrix(self, key: str, by: str, values: Sequence[Any], **where: Any) -> np.ndarray:
         """(len(values), n_seeds) array of ``key`` with ``by`` = each value."""
@@ -142,7 +233,7 @@ class RateResult:
     def summary(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"experiment": self.name}
         out.update({f"slope {k}": str(f) for k, f in self.fits.items()})
-        out.update({f"check {k}": bool(v) for k, v in self.checks.items()})
+        out.update({f"check {k}": bool(ok) for k, ok in self.checks.items()})
         out.update(self.notes)
         return out
 
@@ -162,13 +253,34 @@ class RateResult:
         return cls(name, cfg, rows, fits, checks, notes)
 
     def plot(self, out: Optional[Any] = None) -> Any:
-        from ..plotting import plot_rates
-        return plot_rates(self, out)
+        """Per-seed points, seed means and the fitted slopes (the checks in the title).
+        Returns the Figure; written as rates_<name>.png and .pdf when ``out`` is given."""
+        plt = plotting.pyplot()
+        fig, ax = plt.subplots(figsize=(6.4, 4.6))
+        _PLOTS[self.name](self, ax)
+        ax.legend(fontsize=8)
+        checks = ", ".join(f"{k}: {'yes' if val else 'NO'}" for k, val in self.checks.items())
+        ax.set_title(f"rates_{self.name}\n{checks}", fontsize=8)
+        fig.tight_layout()
+        plotting.save(fig, out, f"rates_{self.name}")
+        return fig
+
+
+def _prepare(name: str, quick: bool, overrides: Dict[str, Any], out: Any, backend: str, n_jobs: Optional[int],
+             cache_dir: Any, plot: bool) -> Dict[str, Any]:
+    """The settings of experiment ``name``, with every argument checked before any run."""
+    cfg = dict(SETTINGS[name].resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
+    check_out(out)
+    check_out(cache_dir, "cache_dir")
+    v.option(backend, "backend", BACKENDS)
+    if n_jobs is not None:
+        v.positive_int(n_jobs, "n_jobs")
+    v.flag(plot, "plot")
+    return cfg
 
 
 def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: int, backend: str, n_jobs: Optional[int],
          cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
-    from ..sweep import sweep
     return sweep(fn, grid, seeds=range(seeds), backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
                  progress=progress).rows
 
@@ -177,9 +289,7 @@ def rates_alpha(out: Optional[Any] = None, quick: bool = False, backend: str = "
                 cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
                 ) -> RateResult:
     """Prediction 1: queries of outcome-reward PG grow like 1/α (slope in [0.8, 1.2])."""
-    cfg = settings(dict(vocab_size=8, seq_len=8, alphas=list(np.logspace(-1, -5, 9)), eps=0.5, seeds=10,
-                         max_steps=10**7),
-                    dict(alphas=list(np.logspace(-1, -3.5, 6)), seeds=5), quick, overrides, "rates_alpha")
+    cfg = _prepare("alpha", quick, overrides, out, backend, n_jobs, cache_dir, plot)
     rows = _run(cell_alpha, {"alpha": [float(a) for a in cfg["alphas"]], "vocab_size": [cfg["vocab_size"]],
                              "seq_len": [cfg["seq_len"]], "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
                 cfg["seeds"], backend, n_jobs, cache_dir, progress)
@@ -203,8 +313,7 @@ def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = 
     compare growth at a fixed margin. Checks: the ORM slope of ln(queries·γ²) against N is
     within 15% of ln k; the PRM's queries·γ² grow no faster than N log N (log-log slope
     against N ln N at most 1). The raw-query slopes are reported too."""
-    cfg = settings(dict(vocab_size=3, seq_lens=list(range(2, 11)), eps=0.5, seeds=10, max_steps=10**7),
-                    dict(seq_lens=list(range(2, 9)), seeds=5), quick, overrides, "rates_length")
+    cfg = _prepare("length", quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ns = list(cfg["seq_lens"])
     rows = _run(cell_length, {"seq_len": Ns, "reward": ["outcome", "process"], "vocab_size": [cfg["vocab_size"]],
                               "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
@@ -233,9 +342,7 @@ def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "lo
               ) -> RateResult:
     """Prediction 3: adaptive-step SGD's error at a fixed budget does not grow with N
     (within a factor 2 from the smallest to the largest N); the constant step's does."""
-    cfg = settings(dict(context_dim=16, vocab_size=4, seq_lens=[8, 16, 32, 64, 128], budget=30000, pool=300,
-                         seeds=4),
-                    dict(seq_lens=[8, 32, 128], seeds=2), quick, overrides, "rates_sgd")
+    cfg = _prepare("sgd", quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ns = list(cfg["seq_lens"])
     rows = _run(cell_sgd, {"seq_len": Ns, "step": ["adaptive", "constant"], "context_dim": [cfg["context_dim"]],
                            "vocab_size": [cfg["vocab_size"]], "budget": [cfg["budget"]], "pool": [cfg["pool"]]},
@@ -258,8 +365,7 @@ def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = 
                  ) -> RateResult:
     """Prediction 4: online mistakes × γ² roughly constant (within a factor 2) over a 4×
     range of γ (γ = 1/√(M N) varied through the number of contexts M)."""
-    cfg = settings(dict(vocab_size=3, seq_len=3, num_contexts=[1, 2, 4, 8, 16], rounds_per_context=4000, seeds=6),
-                    dict(num_contexts=[1, 4, 16], rounds_per_context=2000, seeds=3), quick, overrides, "rates_online")
+    cfg = _prepare("online", quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ms = list(cfg["num_contexts"])
     rows = _run(cell_online, {"num_contexts": Ms, "vocab_size": [cfg["vocab_size"]], "seq_len": [cfg["seq_len"]],
                               "rounds_per_context": [cfg["rounds_per_context"]]},
@@ -286,11 +392,7 @@ def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "l
     α_j·Q_j ≥ c (c = 30, the handful of successes an adaptive-step climb needs: with the
     stairs 100× apart any c in [5, 150] predicts the same). The predicted error is the mass
     of the contexts that are not, i.e. ε with LQ_{q0}(ε) ≈ c/Q."""
-    k, N = 4, 10
-    cfg = settings(dict(vocab_size=k, seq_len=N, alphas=[0.3, 3e-3, 3e-5, 1.01 * k**-N],
-                         masses=[0.25, 0.25, 0.25, 0.25], budgets=[1, 100, 10000], steps=2000, successes=30,
-                         seeds=4),
-                    dict(seeds=2), quick, overrides, "lq_barrier")
+    cfg = _prepare("barrier", quick, overrides, out, backend, n_jobs, cache_dir, plot)
     rows = _run(cell_barrier, {"m": list(cfg["budgets"]), "vocab_size": [cfg["vocab_size"]],
                                "seq_len": [cfg["seq_len"]], "alphas": [list(map(float, cfg["alphas"]))],
                                "masses": [list(map(float, cfg["masses"]))], "steps": [cfg["steps"]]},
@@ -313,3 +415,87 @@ def predicted_barrier_error(alphas: np.ndarray, masses: np.ndarray, m: int, step
 
 EXPERIMENTS: Dict[str, Callable[..., RateResult]] = {
     "alpha": rates_alpha, "length": rates_length, "sgd": rates_sgd, "online": rates_online, "barrier": lq_barrier}
+
+
+# -- plots (one per experiment) ------------------------------------------------------------
+
+def _series(ax: Any, res: RateResult, x: Any, y: np.ndarray, label: str, color: str, fit_key: Optional[str],
+            xt: Any = None) -> None:
+    """Per-seed points of ``y`` (len(x), n_seeds), their mean, and the fit ``fit_key`` (made
+    on the transformed abscissa ``xt``, default ``x``)."""
+    xs = np.asarray(x, dtype=float)
+    for j in range(y.shape[1]):
+        ax.scatter(xs, y[:, j], s=8, color=color, alpha=0.35)
+    ax.plot(xs, y.mean(1), "o-", color=color, label=label)
+    if fit_key in res.fits:
+        f = res.fits[fit_key]
+        xf = np.asarray(x if xt is None else xt, dtype=float)
+        ax.plot(xs, np.exp(f.intercept + f.slope * xf), "--", color=color, alpha=0.7, label=f"fit slope {f}")
+
+
+def _plot_alpha(res: RateResult, ax: Any) -> None:
+    cfg = res.config
+    a = [float(x) for x in cfg["alphas"]]
+    inv = 1 / np.asarray(a)
+    _series(ax, res, inv, res.matrix("queries", "alpha", a), "Algorithm 1 (ORM)", "tab:red",
+            "log queries vs log 1/alpha", np.log(inv))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/α (base likelihood)")
+    ax.set_ylabel(f"queries to likelihood 1 − {cfg['eps']}")
+
+
+def _plot_length(res: RateResult, ax: Any) -> None:
+    cfg = res.config
+    Ns = cfg["seq_lens"]
+    g2 = 1.0 / np.asarray(Ns, dtype=float)[:, None]
+    _series(ax, res, Ns, res.matrix("queries", "seq_len", Ns, reward="outcome") * g2, "outcome reward", "tab:red",
+            "ORM ln(queries*gamma^2) vs N")
+    _series(ax, res, Ns, res.matrix("queries", "seq_len", Ns, reward="process") * g2, "process reward", "tab:blue",
+            "PRM ln(queries*gamma^2) vs ln N", np.log(Ns))
+    ax.plot(Ns, np.asarray(cfg["vocab_size"], dtype=float) ** np.asarray(Ns), ":", color="gray", label="k^N")
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    ax.set_ylabel(f"queries·γ² to likelihood 1 − {cfg['eps']} (uniform base)")
+
+
+def _plot_sgd(res: RateResult, ax: Any) -> None:
+    cfg = res.config
+    Ns = cfg["seq_lens"]
+    _series(ax, res, Ns, res.matrix("error", "seq_len", Ns, step="adaptive"), "adaptive step", "tab:green",
+            "adaptive ln error vs ln N", np.log(Ns))
+    _series(ax, res, Ns, res.matrix("error", "seq_len", Ns, step="constant"), "constant step 1/N", "tab:purple",
+            "constant ln error vs ln N", np.log(Ns))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    ax.set_ylabel(f"test error after {cfg['budget']} samples")
+
+
+def _plot_online(res: RateResult, ax: Any) -> None:
+    cfg = res.config
+    Ms = cfg["num_contexts"]
+    inv_gamma = np.sqrt(np.asarray(Ms, dtype=float) * cfg["seq_len"])
+    _series(ax, res, inv_gamma, res.matrix("expected_mistakes", "num_contexts", Ms), "Σ(1 − p(y*|x))", "tab:orange",
+            "ln mistakes vs ln 1/gamma", np.log(inv_gamma))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/γ")
+    ax.set_ylabel("online mistakes")
+
+
+def _plot_barrier(res: RateResult, ax: Any) -> None:
+    cfg = res.config
+    ms = cfg["budgets"]
+    ax.plot(ms, res.matrix("error", "m", ms).mean(1), "o-", color="tab:red", label="measured error")
+    alphas = np.asarray(cfg["alphas"])
+    masses = np.asarray(cfg["masses"]) / np.sum(cfg["masses"])
+    ax.plot(ms, [predicted_barrier_error(alphas, masses, m, cfg["steps"], cfg["successes"]) for m in ms], "s--",
+            color="gray", label="predicted: mass below the LQ at the budget")
+    ax.set_xscale("log")
+    ax.set_xlabel("exploration budget m")
+    ax.set_ylabel("error after post-training")
+
+
+_PLOTS: Dict[str, Callable[[RateResult, Any], None]] = {
+    "alpha": _plot_alpha, "length": _plot_length, "sgd": _plot_sgd, "online": _plot_online, "barrier": _plot_barrier}
