@@ -133,7 +133,7 @@ def np_log_prob(x, y, W1, W2):
 
 
 def np_grad_log_prob(x, y, weights, W1, W2):
-    """Flat ∇ Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b<i), SPEC layout (W1, W2)."""
+    """Flat ∇ Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b<i), the flat layout of docs/theory.md §1 (W1, W2)."""
     B, N = y.shape
     k = W1.shape[1]
     p = np_logits(x, y, W1, W2)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark one Figure-1 policy-gradient step: lpgx against PyTorch and numpy, same run.
 
-A step (SPEC §6.2, the authors' Figure-1 post-training): draw B = 1024 mixture contexts,
+A step (docs/theory.md §6.2, the authors' Figure-1 post-training): draw B = 1024 mixture contexts,
 compute their correct responses y* (the teacher's greedy decoding), sample one response per
 context on-policy, outcome rewards ±1 with the batch-mean baseline, the loss
 −mean_{b,i} A_b log p(y_bi | x_b, y_b,<i), one Adagrad step (lr 0.1). Sizes d = k = 32,

@@ -1,4 +1,4 @@
-"""A slow, obviously-correct numpy reference of the model of SPEC §1.
+"""A slow, obviously-correct numpy reference of the model of theory §1.
 
 It materialises the feature vector φ(x, y_<i, c) in the flat layout, block by block, and
 computes logits as <w, φ>: no shared code with lpgx's block-structured C++ engine."""

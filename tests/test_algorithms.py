@@ -1,4 +1,4 @@
-"""The paper's algorithms (SPEC §6.4) and planted instances (SPEC §8)."""
+"""The paper's algorithms (theory §6.4) and planted instances (theory §8)."""
 import numpy as np
 import pytest
 

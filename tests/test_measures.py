@@ -1,4 +1,4 @@
-"""Likelihood measures (SPEC §5) against definitions evaluated by brute force."""
+"""Likelihood measures (theory §5) against definitions evaluated by brute force."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tasks (SPEC §2) and margins (SPEC §3)."""
+"""Tasks (theory §2) and margins (theory §3)."""
 import numpy as np
 import pytest
 
@@ -40,7 +40,7 @@ def test_inputs():
 
 
 def test_planted_margin_recovered_exactly():
-    # Combination lock (SPEC §8): one-hot contexts, weight a on (j, i, c_ji): margin 1/sqrt(M N), R = 1.
+    # Combination lock (theory §8): one-hot contexts, weight a on (j, i, c_ji): margin 1/sqrt(M N), R = 1.
     M, N, k, a = 5, 4, 3, 2.5
     rng = np.random.default_rng(0)
     codes = rng.integers(0, k, (M, N))

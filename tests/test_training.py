@@ -1,4 +1,4 @@
-"""Training loops (SPEC §6.1–6.3) against numpy reference steps computed from the formulas."""
+"""Training loops (theory §6.1–6.3) against numpy reference steps computed from the formulas."""
 import numpy as np
 import pytest
 

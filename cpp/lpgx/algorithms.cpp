@@ -142,9 +142,12 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, co
       rec.expected_mistakes.push_back(expected_wrong);
       rec.sample_mistakes.push_back(own_wrong);
     }
+    {  // w holds step s + 1 now: its records are part of it
+      const InterruptScope::Suspend finish_step;
+      keep_iterate(s + 1);
+      if (evaluate(spec, cfg, st, rec, s + 1, s + 1 == cfg.steps)) rec.target_step = s + 1;
+    }
     rec.steps_done = s + 1;
-    keep_iterate(s + 1);
-    if (evaluate(spec, cfg, st, rec, s + 1, s + 1 == cfg.steps)) rec.target_step = s + 1;
     if (hook && !hook(s + 1)) break;
   }
   evaluate(spec, cfg, st, rec, rec.steps_done, true);  // the final state, whatever stopped the run

@@ -81,6 +81,18 @@ class InterruptScope {
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
   static InterruptScope* current() { return current_; }
+  // Work that must finish once started (a completed step's records) runs under a Suspend:
+  // no interruption point of this thread fires meanwhile.
+  class Suspend {
+   public:
+    Suspend() : saved_(current_) { current_ = nullptr; }
+    ~Suspend() { current_ = saved_; }
+    Suspend(const Suspend&) = delete;
+    Suspend& operator=(const Suspend&) = delete;
+
+   private:
+    InterruptScope* saved_;
+  };
   // The scope of the team a worker thread serves (set by parallel_for_with).
   static InterruptScope* worker() { return worker_; }
   static void set_worker(InterruptScope* scope) { worker_ = scope; }

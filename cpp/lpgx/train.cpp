@@ -46,8 +46,11 @@ void train(const Spec& spec, const Task& task, const TrainConfig& cfg, const Rew
     for (Index j = 0; j < B * G; ++j) success += first_error(&y[std::size_t(j * N)], &ystar[std::size_t(j / G * N)], N) == N;
     rec.success[std::size_t(s)] = success / double(B * G);
     rec.queries[std::size_t(s)] = oracle.queries();
+    {  // w holds step s + 1 now: its records are part of it
+      const InterruptScope::Suspend finish_step;
+      record(spec, cfg, st, rec, s + 1);
+    }
     rec.steps_done = s + 1;
-    record(spec, cfg, st, rec, s + 1);
     if (hook && !hook(s + 1)) return;
   }
 }

@@ -51,7 +51,7 @@ class LinearARModel:
     blocks : sequence of str
         Enabled feature blocks, any of ``BLOCKS``; default ``("context", "prev_token")``.
     w : array_like, optional
-        Flat parameters (length ``num_params``, SPEC layout); zeros (the uniform policy)
+        Flat parameters (length ``num_params``, the flat layout of docs/theory.md §1); zeros (the uniform policy)
         when omitted.
     """
 
