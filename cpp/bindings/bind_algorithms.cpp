@@ -6,27 +6,15 @@
 namespace lpgx::bind {
 namespace {
 
-template <class T, class U = T>
-py::array_t<U> owned(const std::vector<T>& v, std::vector<Index> shape) {
-  py::array_t<U> a(shape);
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
-
-class AlgoRun {
+class AlgoRun : RunTarget {
  public:
   AlgoRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const AlgoConfig& cfg, double flip_prob,
           const py::object& eval)
-      : model_(std::move(model)), task_(std::move(task)), base_(base ? std::move(*base) : nullptr), cfg_(cfg),
-        eval_(eval, model_->spec, "eval") {
-    const Spec& spec = model_->spec;
-    task_->check_model(spec, "task");
+      : RunTarget(std::move(model), std::move(task), std::move(base)), cfg_(cfg), eval_(eval, model_->spec, "eval") {
     require(cfg_.steps >= 0 && cfg_.m >= 1 && cfg_.n_threads >= 1, "invalid steps, m or n_threads");
     require(cfg_.mix >= 0.0 && cfg_.mix <= 1.0, "mix must lie in [0, 1]");
     require(flip_prob >= 0.0 && flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
     require(!needs_base(cfg_.kind) || base_, "this algorithm needs a base model q0");
-    if (base_) require(base_->spec.k == spec.k && base_->spec.N == spec.N && base_->spec.d == spec.d,
-                       "base: its (vocab_size, seq_len, context_dim) differ from the model's");
     reward_.kind = reward_kind(cfg_.kind);
     reward_.flip_prob = flip_prob;
     iterate_ = model_->w;
@@ -38,17 +26,15 @@ class AlgoRun {
     const Spec& spec = model_->spec;
     BusyGuard busy(*model_, "algorithm");
     const RewardOracle oracle(reward_, spec.N);
-    std::optional<Policy> teacher, base;
-    const Task task = task_->view(teacher);
-    if (base_) base.emplace(base_->policy());
+    const Prepared run(*task_, base_.get());
     AlgoState st;
     st.w = model_->w.data();
     st.w_iterate = iterate_.data();
-    st.base = base ? &*base : nullptr;
+    st.base = run.base();
     st.eval = eval_.view();
     const StepHook hook = python_hook(progress);
     note_fork(cfg_.n_threads);
-    without_gil([&] { run_algorithm(spec, task, cfg_, oracle, st, rec_, hook); });
+    without_gil([&] { run_algorithm(spec, run.task(), cfg_, oracle, st, rec_, hook); });
   }
 
   py::dict records() const {
@@ -72,9 +58,6 @@ class AlgoRun {
   }
 
  private:
-  ModelPtr model_;
-  TaskPtr task_;
-  ModelPtr base_;
   AlgoConfig cfg_;
   RewardSpec reward_;
   OwnedEvalSet eval_;
@@ -87,19 +70,7 @@ class AlgoRun {
 
 void bind_algorithms(py::module_& m) {
   bind_kind<AlgoConfig::Kind>(m, "AlgoKind", AlgoConfig::kNames);
-  py::class_<AlgoConfig>(m, "AlgoConfig")
-      .def(py::init<>())
-      .def_readwrite("kind", &AlgoConfig::kind)
-      .def_readwrite("steps", &AlgoConfig::steps)
-      .def_readwrite("seed", &AlgoConfig::seed)
-      .def_readwrite("n_threads", &AlgoConfig::n_threads)
-      .def_readwrite("optimizer", &AlgoConfig::optimizer)
-      .def_readwrite("m", &AlgoConfig::m)
-      .def_readwrite("mix", &AlgoConfig::mix)
-      .def_readwrite("resample", &AlgoConfig::resample)
-      .def_readwrite("eval_every", &AlgoConfig::eval_every)
-      .def_readwrite("target_log_lik", &AlgoConfig::target_log_lik)
-      .def_readwrite("random_iterate", &AlgoConfig::random_iterate);
+  bind_fields<AlgoConfig>(m, "AlgoConfig");
   py::class_<AlgoRun>(m, "AlgoRun", "One run of an algorithm (private: use lpgx.algorithms)")
       .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const AlgoConfig&, double, py::object>(),
            py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("flip_prob"), py::arg("eval"))

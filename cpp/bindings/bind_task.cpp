@@ -27,6 +27,19 @@ void TaskHandle::check_model(const Spec& spec, const char* name) const {
           std::string(name) + ": the task's (vocab_size, seq_len, context_dim) differ from the model's");
 }
 
+RunTarget::RunTarget(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base)
+    : model_(std::move(model)), task_(std::move(task)), base_(base ? std::move(*base) : nullptr) {
+  const Spec& spec = model_->spec;
+  task_->check_model(spec, "task");
+  if (base_)
+    require(base_->spec.k == spec.k && base_->spec.N == spec.N && base_->spec.d == spec.d,
+            "base: its (vocab_size, seq_len, context_dim) differ from the model's");
+}
+
+RunTarget::Prepared::Prepared(const TaskHandle& task, const ModelHandle* base) : task_(task.view(teacher_)) {
+  if (base) base_.emplace(base->policy());
+}
+
 void bind_task(py::module_& m) {
   py::class_<TaskHandle, TaskPtr>(m, "Task", "Where contexts and correct responses come from (private)")
       .def_static(

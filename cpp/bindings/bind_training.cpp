@@ -24,23 +24,13 @@ void check_config(const TrainConfig& cfg, const Spec& spec, bool has_base) {
   (void)spec;
 }
 
-template <class T>
-py::array_t<T> owned(const std::vector<T>& v, std::vector<Index> shape) {
-  py::array_t<T> a(shape);
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
-
-class TrainRun {
+class TrainRun : RunTarget {
  public:
   TrainRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const TrainConfig& cfg,
            const py::object& test, const py::object& track, const CArray<double>& opt_state)
-      : model_(std::move(model)), task_(std::move(task)), base_(base ? std::move(*base) : nullptr), cfg_(cfg),
+      : RunTarget(std::move(model), std::move(task), std::move(base)), cfg_(cfg),
         test_(test, model_->spec, "test"), track_(track, model_->spec, "track") {
     const Spec& spec = model_->spec;
-    task_->check_model(spec, "task");
-    if (base_) require(base_->spec.k == spec.k && base_->spec.N == spec.N && base_->spec.d == spec.d,
-                       "base: its (vocab_size, seq_len, context_dim) differ from the model's");
     check_config(cfg_, spec, bool(base_));
     check_shape(opt_state, "opt_state", {spec.num_params});
     opt_.assign(opt_state.data(), opt_state.data() + spec.num_params);
@@ -62,19 +52,17 @@ class TrainRun {
     require(!cfg_.reward.external || !reward_fn.is_none(), "an external reward needs a callable");
     const RewardOracle oracle(cfg_.reward, spec.N,
                               python_reward(reward_fn, cfg_.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
-    std::optional<Policy> teacher, base;
-    const Task task = task_->view(teacher);
-    if (base_) base.emplace(base_->policy());
+    const Prepared run(*task_, base_.get());
     TrainState st;
     st.w = model_->w.data();
     st.opt_state = opt_.data();
-    st.base = base ? &*base : nullptr;
+    st.base = run.base();
     st.test = test_.view();
     st.track = track_.view();
     const StepHook hook = python_hook(progress);
     note_fork(cfg_.n_threads);
     try {
-      without_gil([&] { train(spec, task, cfg_, oracle, st, rec_, hook); });
+      without_gil([&] { train(spec, run.task(), cfg_, oracle, st, rec_, hook); });
     } catch (...) {
       queries_ = oracle.queries();
       throw;
@@ -97,9 +85,6 @@ class TrainRun {
   }
 
  private:
-  ModelPtr model_;
-  TaskPtr task_;
-  ModelPtr base_;
   TrainConfig cfg_;
   OwnedEvalSet test_, track_;
   std::vector<double> opt_;
@@ -115,44 +100,11 @@ void bind_training(py::module_& m) {
   bind_kind<Behavior::Kind>(m, "BehaviorKind", Behavior::kNames);
   bind_kind<Estimator::Kind>(m, "EstimatorKind", Estimator::kNames);
   bind_kind<Optimizer::Kind>(m, "OptimizerKind", Optimizer::kNames);
-  py::class_<RewardSpec>(m, "RewardSpec")
-      .def(py::init<>())
-      .def_readwrite("kind", &RewardSpec::kind)
-      .def_readwrite("pos", &RewardSpec::pos)
-      .def_readwrite("neg", &RewardSpec::neg)
-      .def_readwrite("flip_prob", &RewardSpec::flip_prob)
-      .def_readwrite("external", &RewardSpec::external);
-  py::class_<Estimator>(m, "Estimator")
-      .def(py::init<>())
-      .def_readwrite("kind", &Estimator::kind)
-      .def_readwrite("baseline", &Estimator::baseline)
-      .def_readwrite("group_size", &Estimator::group_size);
-  py::class_<Behavior>(m, "Behavior")
-      .def(py::init<>())
-      .def_readwrite("kind", &Behavior::kind)
-      .def_readwrite("eps", &Behavior::eps)
-      .def_readwrite("m", &Behavior::m);
-  py::class_<Optimizer>(m, "Optimizer")
-      .def(py::init<>())
-      .def_readwrite("kind", &Optimizer::kind)
-      .def_readwrite("lr", &Optimizer::lr)
-      .def_readwrite("eps", &Optimizer::eps)
-      .def_readwrite("a", &Optimizer::a)
-      .def_readwrite("b", &Optimizer::b)
-      .def_readwrite("mean_loss", &Optimizer::mean_loss);
-  py::class_<TrainConfig>(m, "TrainConfig")
-      .def(py::init<>())
-      .def_readwrite("batch", &TrainConfig::batch)
-      .def_readwrite("steps", &TrainConfig::steps)
-      .def_readwrite("seed", &TrainConfig::seed)
-      .def_readwrite("n_threads", &TrainConfig::n_threads)
-      .def_readwrite("reward", &TrainConfig::reward)
-      .def_readwrite("estimator", &TrainConfig::estimator)
-      .def_readwrite("behavior", &TrainConfig::behavior)
-      .def_readwrite("optimizer", &TrainConfig::optimizer)
-      .def_readwrite("track_every", &TrainConfig::track_every)
-      .def_readwrite("test_every", &TrainConfig::test_every)
-      .def_readwrite("one_pass", &TrainConfig::one_pass);
+  bind_fields<RewardSpec>(m, "RewardSpec");
+  bind_fields<Estimator>(m, "Estimator");
+  bind_fields<Behavior>(m, "Behavior");
+  bind_fields<Optimizer>(m, "Optimizer");
+  bind_fields<TrainConfig>(m, "TrainConfig");
 
   py::class_<TrainRun>(m, "TrainRun", "One training run (private: use lpgx.pretrain / lpgx.post_train)")
       .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const TrainConfig&, py::object, py::object,

@@ -56,4 +56,29 @@ struct TaskHandle {
 };
 using TaskPtr = std::shared_ptr<TaskHandle>;
 
+// What a training run or an algorithm run acts on: a model (locked while it runs), a task and
+// an optional base model q0, checked to have the model's sizes.
+class RunTarget {
+ public:
+  RunTarget(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base);
+  // The engine's view during a run: the teacher's and the base model's weights prepared.
+  class Prepared {
+   public:
+    Prepared(const TaskHandle& task, const ModelHandle* base);
+    Prepared(const Prepared&) = delete;
+    Prepared& operator=(const Prepared&) = delete;
+    const Task& task() const { return task_; }
+    const Policy* base() const { return base_ ? &*base_ : nullptr; }
+
+   private:
+    std::optional<Policy> teacher_, base_;
+    Task task_;
+  };
+
+ protected:
+  ModelPtr model_;
+  TaskPtr task_;
+  ModelPtr base_;  // null when none
+};
+
 }  // namespace lpgx::bind

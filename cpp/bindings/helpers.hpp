@@ -59,6 +59,14 @@ struct Tokens {
   const std::int32_t* data() const { return y.data(); }
 };
 
+// A new array (element type U) holding a copy of v: records handed to Python own their memory.
+template <class T, class U = T>
+py::array_t<U> owned(const std::vector<T>& v, std::vector<Index> shape) {
+  py::array_t<U> a(shape);
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
 // Contexts with their correct responses, owned (a test or tracking set).
 struct OwnedEvalSet {
   Contexts x;
@@ -91,6 +99,15 @@ template <class Kind, std::size_t n>
 void bind_kind(py::module_& m, const char* name, const KindNames<n>& names) {
   py::enum_<Kind> e(m, name);
   for (std::size_t i = 0; i < n; ++i) e.value(names[i], static_cast<Kind>(i));
+}
+
+// A Python class for a configuration struct, with one read-write attribute per entry of its
+// field table (fields_of, next to the struct).
+template <class S>
+void bind_fields(py::module_& m, const char* name) {
+  py::class_<S> c(m, name);
+  c.def(py::init<>());
+  std::apply([&](auto... f) { (c.def_readwrite(f.name, f.member), ...); }, fields_of(static_cast<const S*>(nullptr)));
 }
 
 // ---- without_gil ------------------------------------------------------------------------

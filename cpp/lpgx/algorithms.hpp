@@ -42,6 +42,10 @@ struct AlgoConfig {
   bool random_iterate = false;  // keep a uniformly random iterate of those the run visits
 };
 
+constexpr auto fields_of(const AlgoConfig*) {
+  return std::make_tuple(field("kind", &AlgoConfig::kind), field("steps", &AlgoConfig::steps), field("seed", &AlgoConfig::seed), field("n_threads", &AlgoConfig::n_threads), field("optimizer", &AlgoConfig::optimizer), field("m", &AlgoConfig::m), field("mix", &AlgoConfig::mix), field("resample", &AlgoConfig::resample), field("eval_every", &AlgoConfig::eval_every), field("target_log_lik", &AlgoConfig::target_log_lik), field("random_iterate", &AlgoConfig::random_iterate));
+}
+
 // Whether an algorithm explores with a base model q0 (which the caller must supply).
 constexpr bool needs_base(AlgoConfig::Kind kind) {
   return kind == AlgoConfig::kPGOutcome || kind == AlgoConfig::kPGOutcomeMulti || kind == AlgoConfig::kPGProcess;

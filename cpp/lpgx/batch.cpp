@@ -29,20 +29,30 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
   err.rethrow();
 }
 
+namespace {
+
+// log p(y_i | x, y_<i) of one sequence (st begun on its context) into out (N values).
+bool sequence_log_probs(const Policy& pol, SeqState& st, const std::int32_t* y, double* out) {
+  const int N = pol.spec().N;
+  st.begin_log_probs(N);
+  for (int i = 0; i < N; ++i) {
+    NextToken t;
+    if (!pol.next(st, i, i ? y[i - 1] : -1, t)) return false;
+    st.record(i, t.logits[y[i]], t.norm);
+  }
+  st.write_log_probs(out);
+  return true;
+}
+
+}  // namespace
+
 void token_log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B,
                     double* out, int n_threads) {
   const Spec& s = pol.spec();
   ErrorFlag err;
   parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
-    const std::int32_t* yb = y + b * s.N;
     pol.begin(x + b * s.d, w);
-    w.begin_log_probs(s.N);
-    for (int i = 0; i < s.N; ++i) {
-      NextToken t;
-      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(pol.non_finite_message()); return; }
-      w.record(i, t.logits[yb[i]], t.norm);
-    }
-    w.write_log_probs(out + b * s.N);
+    if (!sequence_log_probs(pol, w, y + b * s.N, out + b * s.N)) err.set(pol.non_finite_message());
   });
   err.rethrow();
 }
@@ -56,17 +66,12 @@ void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B
   ErrorFlag err;
   parallel_for_with(B, n_threads, [&] { return State{SeqState(s.k), std::vector<double>(std::size_t(s.N))}; },
                     [&](Index b, State& state) {
-    SeqState& w = state.w;
-    const std::int32_t* yb = y + b * s.N;
-    pol.begin(x + b * s.d, w);
-    w.begin_log_probs(s.N);
-    for (int i = 0; i < s.N; ++i) {
-      NextToken t;
-      if (!pol.next(w, i, i ? yb[i - 1] : -1, t)) { err.set(pol.non_finite_message()); return; }
-      w.record(i, t.logits[yb[i]], t.norm);
+    pol.begin(x + b * s.d, state.w);
+    if (!sequence_log_probs(pol, state.w, y + b * s.N, state.tok.data())) {
+      err.set(pol.non_finite_message());
+      return;
     }
-    w.write_log_probs(state.tok.data());
-    double sum = 0.0;
+    double sum = 0.0;  // in position order: the one sum of a sequence's log-likelihood
     for (double v : state.tok) sum += v;
     out[b] = sum;
   });

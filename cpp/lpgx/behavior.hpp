@@ -29,6 +29,10 @@ struct Behavior {
   int m = 1;
 };
 
+constexpr auto fields_of(const Behavior*) {
+  return std::make_tuple(field("kind", &Behavior::kind), field("eps", &Behavior::eps), field("m", &Behavior::m));
+}
+
 // Whether a behaviour draws from a fixed base model q0 (which the caller must supply).
 constexpr bool needs_base(Behavior::Kind kind) {
   return kind == Behavior::kFrozen || kind == Behavior::kBaseUniformSeq || kind == Behavior::kBaseUniformToken;

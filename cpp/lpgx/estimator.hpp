@@ -25,6 +25,10 @@ struct Estimator {
   int group_size = 1;  // responses per context
 };
 
+constexpr auto fields_of(const Estimator*) {
+  return std::make_tuple(field("kind", &Estimator::kind), field("baseline", &Estimator::baseline), field("group_size", &Estimator::group_size));
+}
+
 // The channel layout of an estimator for a reward.
 struct ChannelPlan {
   int channels = 1;

@@ -27,6 +27,10 @@ struct RewardSpec {
   Index width(int N) const { return kind == kProcess ? N : 1; }
 };
 
+constexpr auto fields_of(const RewardSpec*) {
+  return std::make_tuple(field("kind", &RewardSpec::kind), field("pos", &RewardSpec::pos), field("neg", &RewardSpec::neg), field("flip_prob", &RewardSpec::flip_prob), field("external", &RewardSpec::external));
+}
+
 // A user's batched verifier: fills r (n for outcome, n×N for process) from x and y.
 using RewardCallback = std::function<void(const double* x, const std::int32_t* y, Index n, double* r)>;
 

@@ -25,4 +25,8 @@ struct TrainConfig {
   bool one_pass = true;
 };
 
+constexpr auto fields_of(const TrainConfig*) {
+  return std::make_tuple(field("batch", &TrainConfig::batch), field("steps", &TrainConfig::steps), field("seed", &TrainConfig::seed), field("n_threads", &TrainConfig::n_threads), field("reward", &TrainConfig::reward), field("estimator", &TrainConfig::estimator), field("behavior", &TrainConfig::behavior), field("optimizer", &TrainConfig::optimizer), field("track_every", &TrainConfig::track_every), field("test_every", &TrainConfig::test_every), field("one_pass", &TrainConfig::one_pass));
+}
+
 }  // namespace lpgx

@@ -152,4 +152,4 @@ def mc_hits(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_samples: int,
     x = v.contexts(x, model.context_dim)
     y = v.tokens(y, (x.shape[0], model.seq_len), model.vocab_size)
     n_samples = v.positive_int(n_samples, "n_samples", maximum=MAX_SAMPLES)
-    return model._h.count_matches(x, y, n_samples, _rng.key(rng), v.n_threads(n_threads))  # type: ignore[no-any-return]
+    return model._h.count_matches(x, y, n_samples, _rng.key(rng), v.n_threads(n_threads))

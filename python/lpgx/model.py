@@ -78,7 +78,7 @@ class LinearARModel:
     def w(self) -> np.ndarray:
         """Flat float64 parameters: enabled blocks concatenated, each row-major. A live view:
         writes go straight to the model (assign ``model.w = ...`` to replace them all)."""
-        return self._h.w  # type: ignore[no-any-return]
+        return self._h.w
 
     @w.setter
     def w(self, value: Any) -> None:
@@ -103,14 +103,14 @@ class LinearARModel:
         """log p_w(y_i | x, y_<i) for every sequence and position, shape (B, N), float64."""
         x = v.contexts(x, self.context_dim)
         y = v.tokens(y, (x.shape[0], self.seq_len), self.vocab_size)
-        return self._h.token_log_prob(x, y, v.n_threads(n_threads))  # type: ignore[no-any-return]
+        return self._h.token_log_prob(x, y, v.n_threads(n_threads))
 
     def log_prob(self, x: Any, y: Any, n_threads: Optional[int] = None) -> np.ndarray:
         """log p_w(y | x) = Σ_i log p_w(y_i | x, y_<i), shape (B,), float64 (log space: no
         underflow at any N)."""
         x = v.contexts(x, self.context_dim)
         y = v.tokens(y, (x.shape[0], self.seq_len), self.vocab_size)
-        return self._h.log_prob(x, y, v.n_threads(n_threads))  # type: ignore[no-any-return]
+        return self._h.log_prob(x, y, v.n_threads(n_threads))
 
     def sample(self, x: Any, rng: _rng.RNGLike = None, n_threads: Optional[int] = None,
                return_log_prob: bool = False) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
@@ -129,7 +129,7 @@ class LinearARModel:
         """Greedy decoding y_i = argmax_c logit_i(c) (ties to the smallest token), (B, N)."""
         x = v.contexts(x, self.context_dim)
         v.check_bytes(4.0 * x.shape[0] * self.seq_len, "the decoded tokens")
-        return self._h.greedy(x, v.n_threads(n_threads))  # type: ignore[no-any-return]
+        return self._h.greedy(x, v.n_threads(n_threads))
 
     def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = None,
                       n_threads: Optional[int] = None, return_log_prob: bool = False
