@@ -118,7 +118,7 @@ void bind_training(py::module_& m) {
       "pg_step",
       [](ModelPtr model, TrainConfig cfg, const CArray<double>& x, const CArray<std::int32_t>& ystar,
          const CArray<std::int32_t>& y, std::uint64_t noise_key, const py::object& reward_fn,
-         CArray<double> opt_state) {
+         const CArray<double>& opt_state) {
         const Spec& spec = model->spec;
         const Contexts xc(x, spec.d, "x");
         const Index B = xc.n, G = cfg.estimator.group_size;
@@ -145,8 +145,7 @@ void bind_training(py::module_& m) {
           in.given = yc.data();
           mean_r = step.run(model->w.data(), opt.data(), nullptr, oracle, in, out.data());
         });
-        std::copy(opt.begin(), opt.end(), opt_state.mutable_data());
-        return py::make_tuple(mean_r, oracle.queries());
+        return py::make_tuple(mean_r, oracle.queries(), owned(opt, {spec.num_params}));
       },
       py::arg("model"), py::arg("cfg"), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
       py::arg("y").noconvert(), py::arg("noise_key"), py::arg("reward_fn"), py::arg("opt_state").noconvert());

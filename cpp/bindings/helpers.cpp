@@ -45,9 +45,9 @@ void wait_for_process_exit() {
 }
 
 void check_signals() {
-  if (interpreter_finalizing()) wait_for_process_exit();
-  py::gil_scoped_acquire gil;
-  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  with_gil([] {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  });
 }
 
 void note_fork(int n_threads) {
@@ -65,40 +65,45 @@ void note_fork(int n_threads) {
 StepHook python_hook(py::object progress) {
   return [progress](Index s) {
     check_signals();
-    if (!progress.is_none()) {
-      py::gil_scoped_acquire gil;
-      progress(s);
-    }
+    if (!progress.is_none()) with_gil([&] { progress(s); });
     return true;
   };
 }
 
+namespace {
+
+// Calls the user's verifier on a batch and checks what it returns (GIL held).
+void judge_in_python(const py::object& fn, bool process, int d, int N, const double* x, const std::int32_t* y,
+                     Index B, double* r) {
+  CArray<double> xa({B, Index(d)});
+  CArray<std::int32_t> ya({B, Index(N)});
+  std::copy(x, x + B * d, xa.mutable_data());
+  std::copy(y, y + B * N, ya.mutable_data());
+  py::object out = fn(xa, ya);
+  const py::array raw = py::array::ensure(out);
+  const char kind = raw ? raw.dtype().kind() : 'O';
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
+    throw py::type_error("reward callable must return real numbers (an int, float or bool array)");
+  auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(raw);
+  if (!arr) throw py::type_error("reward callable must return a numeric array");
+  const Index want = process ? B * N : B;
+  const bool shape_ok = process ? (arr.ndim() == 2 && arr.shape(0) == B && arr.shape(1) == N)
+                                : (arr.ndim() == 1 && arr.shape(0) == B);
+  if (!shape_ok)
+    throw py::value_error(process ? "reward callable must return shape (B, N) for a process reward"
+                                  : "reward callable must return shape (B,) for an outcome reward");
+  const double* p = arr.data();
+  for (Index i = 0; i < want; ++i)
+    if (!std::isfinite(p[i])) throw py::value_error("reward callable returned NaN or infinity");
+  std::copy(p, p + want, r);
+}
+
+}  // namespace
+
 RewardCallback python_reward(const py::object& fn, bool process, int d, int N) {
   if (fn.is_none()) return {};
   return [fn, process, d, N](const double* x, const std::int32_t* y, Index B, double* r) {
-    if (interpreter_finalizing()) wait_for_process_exit();
-    py::gil_scoped_acquire gil;
-    CArray<double> xa({B, Index(d)});
-    CArray<std::int32_t> ya({B, Index(N)});
-    std::copy(x, x + B * d, xa.mutable_data());
-    std::copy(y, y + B * N, ya.mutable_data());
-    py::object out = fn(xa, ya);
-    const py::array raw = py::array::ensure(out);
-    const char kind = raw ? raw.dtype().kind() : 'O';
-    if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
-      throw py::type_error("reward callable must return real numbers (an int, float or bool array)");
-    auto arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(raw);
-    if (!arr) throw py::type_error("reward callable must return a numeric array");
-    const Index want = process ? B * N : B;
-    const bool shape_ok = process ? (arr.ndim() == 2 && arr.shape(0) == B && arr.shape(1) == N)
-                                  : (arr.ndim() == 1 && arr.shape(0) == B);
-    if (!shape_ok)
-      throw py::value_error(process ? "reward callable must return shape (B, N) for a process reward"
-                                    : "reward callable must return shape (B,) for an outcome reward");
-    const double* p = arr.data();
-    for (Index i = 0; i < want; ++i)
-      if (!std::isfinite(p[i])) throw py::value_error("reward callable returned NaN or infinity");
-    std::copy(p, p + want, r);
+    with_gil([&] { judge_in_python(fn, process, d, N, x, y, B, r); });
   };
 }
 

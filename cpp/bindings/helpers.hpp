@@ -10,6 +10,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef __GLIBCXX__
+#include <cxxabi.h>
+#endif
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -114,12 +118,38 @@ void bind_fields(py::module_& m, const char* name) {
 bool interpreter_finalizing();
 [[noreturn]] void wait_for_process_exit();
 
+// Runs f with the GIL. Once the interpreter is finalising, a thread that asks for the GIL is
+// ended with pthread_exit, whose forced unwinding would abort the process from inside a
+// parallel region or a destructor; such a thread waits for the process to exit instead.
+template <class F>
+void with_gil(F&& f) {
+  if (interpreter_finalizing()) wait_for_process_exit();
+#ifdef __GLIBCXX__
+  try {
+#endif
+    py::gil_scoped_acquire gil;
+    f();
+#ifdef __GLIBCXX__
+  } catch (abi::__forced_unwind&) {
+    wait_for_process_exit();  // never returns: the unwinding is not swallowed
+  }
+#endif
+}
+
 class ReleasedGil {
  public:
   ReleasedGil() : state_(PyEval_SaveThread()) {}
   ~ReleasedGil() {
     if (interpreter_finalizing()) wait_for_process_exit();
+#ifdef __GLIBCXX__
+    try {
+      PyEval_RestoreThread(state_);
+    } catch (abi::__forced_unwind&) {
+      wait_for_process_exit();
+    }
+#else
     PyEval_RestoreThread(state_);
+#endif
   }
   ReleasedGil(const ReleasedGil&) = delete;
   ReleasedGil& operator=(const ReleasedGil&) = delete;

@@ -1,10 +1,18 @@
 """Atomic, checked persistence: a temporary file in the target folder, then a rename, so a
-crash never leaves a half-written file under the final name."""
+crash never leaves a half-written file under the final name.
+
+The target is the file a path leads to: a symlink is followed (the link stays, its target is
+replaced). A target that exists and is not a regular file (a device such as /dev/null, a FIFO)
+is written directly, with its errors reported; a directory is refused. An open binary file
+object is written to as it is. Errors name the path the caller gave."""
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Tuple, Union
@@ -43,17 +51,50 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _named(exc: OSError, path: Any) -> OSError:
+    """The same error, naming the caller's path instead of a temporary file."""
+    new = type(exc)(exc.errno, exc.strerror or str(exc), str(path)) if exc.errno else type(exc)(f"{exc}: {path}")
+    new.__cause__ = exc
+    return new
+
+
+def atomic_write(path: Any, write: Callable[[Any], None], mode: str = "wb") -> Any:
+    if hasattr(path, "write"):  # an open file object: written as it is
+        write(path)
+        return path
+    given = path
+    try:
+        target = Path(os.path.realpath(os.fspath(path)))  # through symlinks: the link is kept
+    except TypeError:
+        raise TypeError(f"path must be a str, os.PathLike or a writable file object, got "
+                        f"{type(path).__name__}") from None
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _named(exc, given) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(given))
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a device or a FIFO: no rename over it
+        buf = io.BytesIO() if "b" in mode else io.StringIO()
+        write(buf)  # formed in memory first: an archive needs a file that can seek
+        try:
+            with open(target, mode) as f:
+                f.write(buf.getvalue())
+                f.flush()
+        except OSError as exc:
+            raise _named(exc, given) from None
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _named(exc, given) from None
     try:
         # mkstemp creates the file 0600; give the result the mode a plain open() would
         # (or keep the mode of the file being replaced).
-        try:
-            perms = path.stat().st_mode & 0o7777
-        except OSError:
-            perms = 0o666 & ~_umask()
+        perms = st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask()
         try:
             os.fchmod(fd, perms)
         except (OSError, AttributeError):  # pragma: no cover - e.g. no fchmod on the platform
@@ -62,15 +103,17 @@ def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "wb")
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _named(exc, given) from None
         raise
-    _fsync_dir(path.parent)
-    return path
+    _fsync_dir(target.parent)
+    return target
 
 
 def digest(arrays: Dict[str, np.ndarray]) -> str:
@@ -91,7 +134,7 @@ def _meta_digest(meta: Dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def save_npz(path: PathLike, arrays: Dict[str, np.ndarray], meta: Dict[str, Any]) -> Path:
+def save_npz(path: Any, arrays: Dict[str, np.ndarray], meta: Dict[str, Any]) -> Any:
     """Arrays plus JSON metadata (with a format version, a SHA-256 of the arrays and one of
     the metadata itself)."""
     meta = dict(meta, format_version=FORMAT_VERSION, sha256=digest(arrays))

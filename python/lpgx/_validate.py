@@ -67,6 +67,9 @@ def check_bytes(nbytes: float, what: str) -> None:
 
 
 def _numeric_array(a: Any, name: str) -> np.ndarray:
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array: lpgx would ignore its mask; pass "
+                        f"np.ma.filled({name}, value) or the unmasked rows instead")
     if isinstance(a, np.ndarray):
         arr = a
     else:

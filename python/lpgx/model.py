@@ -162,8 +162,9 @@ class LinearARModel:
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(**state["config"], w=state["w"])  # type: ignore[misc]
 
-    def save(self, path: _io.PathLike) -> None:
-        """Write the model to ``path`` (.npz with JSON metadata), atomically."""
+    def save(self, path: Any) -> None:
+        """Write the model to ``path`` (.npz with JSON metadata), atomically: a path (through
+        symlinks; a device such as /dev/null is written directly) or an open binary file."""
         _io.save_npz(path, {"w": self.w}, dict(self.config(), kind="LinearARModel",
                                                   lpgx_version=_core.__version__))
 

@@ -263,8 +263,9 @@ def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLik
         rew = make_reward(reward)
         cfg.reward = rew._core_spec()
         cfg.estimator.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
-    mean_r, queries = _core.pg_step(model._h, cfg, x, y_star, y, _rng.key(rng),
-                                    None if rew is None else rew._callable(), opt._state_for(model.num_params))
+    mean_r, queries, opt.state = _core.pg_step(model._h, cfg, x, y_star, y, _rng.key(rng),
+                                               None if rew is None else rew._callable(),
+                                               opt._state_for(model.num_params))
     if rew is not None:
         rew.queries += int(queries)
     return float(mean_r)
