@@ -7,11 +7,29 @@
 namespace lpgx::bind {
 namespace {
 
+void check_estimator(const Estimator& e, const TrainConfig& cfg) {
+  const int G = e.group_size;
+  require(G >= 1, "group_size must be >= 1");
+  require(e.kind != Estimator::kRLOO || G >= 2, "RLOO needs group_size >= 2 (a leave-one-out baseline)");
+  require(e.kind != Estimator::kGRPO || e.scale != Estimator::kScaleGroup || G >= 2,
+          "GRPO with scale='group' needs group_size >= 2 (a group standard deviation)");
+  require(e.kind != Estimator::kPassAtK || (e.k >= 1 && G >= e.k + (e.baseline ? 1 : 0)),
+          "PassAtK needs 1 <= k <= group_size (k < group_size with the leave-one-out baseline)");
+  require(e.scale >= 0 && e.scale < int(Estimator::kScaleNames.size()), "unknown GRPO scale");
+  require(e.kl_estimator >= 0 && e.kl_estimator < int(Estimator::kKLNames.size()), "unknown kl_estimator");
+  require(e.eps >= 0.0 && e.kl >= 0.0 && e.entropy >= 0.0 && e.clip >= 0.0,
+          "eps, kl, entropy and clip must be >= 0");
+  require(e.epochs >= 1, "epochs must be >= 1");
+  require(e.epochs == 1 || cfg.behavior.kind == Behavior::kOnPolicy,
+          "reusing a batch (epochs > 1) needs the on-policy behaviour: the ratio is against the policy that sampled it");
+}
+
 void check_config(const TrainConfig& cfg, const Spec& spec, bool has_base) {
   require(cfg.batch >= 1, "batch_size must be >= 1");
   require(cfg.steps >= 0, "steps must be >= 0");
   require(cfg.n_threads >= 1, "n_threads must be >= 1");
-  require(cfg.estimator.group_size >= 1, "group_size must be >= 1");
+  check_estimator(cfg.estimator, cfg);
+  require(cfg.lq_eps >= 0.0 && cfg.lq_eps <= 1.0, "lq_eps must lie in [0, 1]");
   require(cfg.behavior.m >= 1, "best-of-m needs m >= 1");
   require(cfg.behavior.eps >= 0.0 && cfg.behavior.eps <= 1.0, "the behaviour's eps must lie in [0, 1]");
   require(cfg.reward.flip_prob >= 0.0 && cfg.reward.flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
@@ -26,21 +44,28 @@ void check_config(const TrainConfig& cfg, const Spec& spec, bool has_base) {
 
 class TrainRun : RunTarget {
  public:
-  TrainRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const TrainConfig& cfg,
-           const py::object& test, const py::object& track, const CArray<double>& opt_state)
+  TrainRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, std::optional<ModelPtr> reference,
+           const TrainConfig& cfg, const py::object& test, const py::object& track, const CArray<double>& opt_state)
       : RunTarget(std::move(model), std::move(task), std::move(base)), cfg_(cfg),
-        test_(test, model_->spec, "test"), track_(track, model_->spec, "track") {
+        test_(test, model_->spec, "test"), track_(track, model_->spec, "track"),
+        ref_(reference ? std::move(*reference) : nullptr) {
     const Spec& spec = model_->spec;
+    if (ref_) require(ref_->spec.k == spec.k && ref_->spec.N == spec.N && ref_->spec.d == spec.d &&
+                          ref_->spec.blocks == spec.blocks,
+                      "reference: its sizes and blocks differ from the model's");
     check_config(cfg_, spec, bool(base_));
     check_shape(opt_state, "opt_state", {spec.num_params});
     opt_.assign(opt_state.data(), opt_state.data() + spec.num_params);
     const Index rows_test = cfg_.test_every > 0 ? record_row(cfg_.steps, cfg_.test_every) + 1 : 0;
     const Index rows_track = cfg_.track_every > 0 ? record_row(cfg_.steps, cfg_.track_every) + 1 : 0;
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    rec_.test_error.assign(std::size_t(test_.x.n > 0 ? rows_test : 0), nan);
+    const std::size_t test_rows = std::size_t(test_.x.n > 0 ? rows_test : 0);
+    for (auto* v : {&rec_.test_error, &rec_.test_entropy, &rec_.test_kl, &rec_.test_token_lq}) v->assign(test_rows, nan);
     rec_.track_log_lik.assign(std::size_t(rows_track * track_.x.n), nan);
     rec_.mean_reward.assign(std::size_t(cfg_.steps), nan);
     rec_.success.assign(std::size_t(cfg_.steps), nan);
+    rec_.all_equal.assign(std::size_t(cfg_.steps), nan);
+    rec_.clipped.assign(std::size_t(cfg_.steps), nan);
     rec_.queries.assign(std::size_t(cfg_.steps), 0);
   }
 
@@ -53,10 +78,13 @@ class TrainRun : RunTarget {
     const RewardOracle oracle(cfg_.reward, spec.N,
                               python_reward(reward_fn, cfg_.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
     const Prepared run(*task_, base_.get());
+    // The reference: the given model, or this one as it is now (the run's starting point).
+    const Policy ref = ref_ ? ref_->policy() : model_->policy();
     TrainState st;
     st.w = model_->w.data();
     st.opt_state = opt_.data();
     st.base = run.base();
+    st.ref = &ref;
     st.test = test_.view();
     st.track = track_.view();
     const StepHook hook = python_hook(progress);
@@ -73,6 +101,11 @@ class TrainRun : RunTarget {
   py::dict records() const {
     py::dict d;
     d["test_error"] = owned(rec_.test_error, {Index(rec_.test_error.size())});
+    d["test_entropy"] = owned(rec_.test_entropy, {Index(rec_.test_entropy.size())});
+    d["test_kl"] = owned(rec_.test_kl, {Index(rec_.test_kl.size())});
+    d["test_token_log_lq"] = owned(rec_.test_token_lq, {Index(rec_.test_token_lq.size())});
+    d["all_equal"] = owned(rec_.all_equal, {cfg_.steps});
+    d["clipped"] = owned(rec_.clipped, {cfg_.steps});
     d["track_log_lik"] = owned(rec_.track_log_lik, {track_.x.n > 0 ? Index(rec_.track_log_lik.size()) / track_.x.n : 0,
                                                    track_.x.n});
     d["mean_reward"] = owned(rec_.mean_reward, {cfg_.steps});
@@ -87,6 +120,7 @@ class TrainRun : RunTarget {
  private:
   TrainConfig cfg_;
   OwnedEvalSet test_, track_;
+  ModelPtr ref_;  // null: the model at the start of the run
   std::vector<double> opt_;
   TrainRecords rec_;
   std::int64_t queries_ = 0;
@@ -107,10 +141,10 @@ void bind_training(py::module_& m) {
   bind_fields<TrainConfig>(m, "TrainConfig");
 
   py::class_<TrainRun>(m, "TrainRun", "One training run (private: use lpgx.pretrain / lpgx.post_train)")
-      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const TrainConfig&, py::object, py::object,
-                    const CArray<double>&>(),
-           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("test"), py::arg("track"),
-           py::arg("opt_state").noconvert())
+      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, std::optional<ModelPtr>, const TrainConfig&,
+                    py::object, py::object, const CArray<double>&>(),
+           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("reference"), py::arg("cfg"), py::arg("test"),
+           py::arg("track"), py::arg("opt_state").noconvert())
       .def("run", &TrainRun::run, py::arg("reward_fn"), py::arg("progress"))
       .def("records", &TrainRun::records);
 
@@ -143,7 +177,8 @@ void bind_training(py::module_& m) {
           in.ystar = ys.data();
           in.noise_key = noise_key;
           in.given = yc.data();
-          mean_r = step.run(model->w.data(), opt.data(), nullptr, oracle, in, out.data());
+          const Policy ref = model->policy();  // the reference: the model before the step
+          mean_r = step.run(model->w.data(), opt.data(), nullptr, &ref, oracle, in, out.data()).mean_reward;
         });
         return py::make_tuple(mean_r, oracle.queries(), owned(opt, {spec.num_params}));
       },

@@ -26,6 +26,8 @@ py::dict kinds() {
   d["reward"] = names(RewardSpec::kNames);
   d["behavior"] = names(Behavior::kNames);
   d["estimator"] = names(Estimator::kNames);
+  d["grpo_scale"] = names(Estimator::kScaleNames);
+  d["kl_estimator"] = names(Estimator::kKLNames);
   d["optimizer"] = names(Optimizer::kNames);
   d["algorithm"] = names(AlgoConfig::kNames);
   py::list beh_base, alg_base;

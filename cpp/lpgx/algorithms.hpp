@@ -43,7 +43,13 @@ struct AlgoConfig {
 };
 
 constexpr auto fields_of(const AlgoConfig*) {
-  return std::make_tuple(field("kind", &AlgoConfig::kind), field("steps", &AlgoConfig::steps), field("seed", &AlgoConfig::seed), field("n_threads", &AlgoConfig::n_threads), field("optimizer", &AlgoConfig::optimizer), field("m", &AlgoConfig::m), field("mix", &AlgoConfig::mix), field("resample", &AlgoConfig::resample), field("eval_every", &AlgoConfig::eval_every), field("target_log_lik", &AlgoConfig::target_log_lik), field("random_iterate", &AlgoConfig::random_iterate));
+  return std::make_tuple(field("kind", &AlgoConfig::kind), field("steps", &AlgoConfig::steps),
+                         field("seed", &AlgoConfig::seed), field("n_threads", &AlgoConfig::n_threads),
+                         field("optimizer", &AlgoConfig::optimizer), field("m", &AlgoConfig::m),
+                         field("mix", &AlgoConfig::mix), field("resample", &AlgoConfig::resample),
+                         field("eval_every", &AlgoConfig::eval_every),
+                         field("target_log_lik", &AlgoConfig::target_log_lik),
+                         field("random_iterate", &AlgoConfig::random_iterate));
 }
 
 // Whether an algorithm explores with a base model q0 (which the caller must supply).

@@ -1,5 +1,7 @@
 #include "batch.hpp"
 
+#include "regulariser.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -154,6 +156,53 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
     phi_norm2[b] = r2;
   });
   err.rethrow();
+}
+
+void entropy_and_kl_along_samples(const Policy& pol, const Policy& ref, const double* x, Index B, std::uint64_t key,
+                                  double& entropy, double& kl, int n_threads) {
+  const Spec& s = pol.spec();
+  std::vector<double> h(static_cast<std::size_t>(B)), d(static_cast<std::size_t>(B));
+  struct State {
+    SeqState cur, ref;
+  };
+  ErrorFlag err;
+  parallel_for_with(B, n_threads, [&] { return State{SeqState(s.k), SeqState(s.k)}; }, [&](Index b, State& w) {
+    Philox rng(key, std::uint64_t(b));
+    pol.begin(x + b * s.d, w.cur);
+    ref.begin(x + b * s.d, w.ref);
+    double hb = 0.0, db = 0.0;
+    int prev = -1;
+    for (int i = 0; i < s.N; ++i) {
+      NextToken t, u;
+      if (!pol.next(w.cur, i, prev, t)) { err.set(pol.non_finite_message()); return; }
+      if (!ref.next(w.ref, i, prev, u)) { err.set(ref.non_finite_message()); return; }
+      double hi, di;
+      entropy_and_kl(t, u, hi, di);
+      hb += hi;
+      db += di;
+      prev = t.draw(rng.uniform());
+    }
+    h[std::size_t(b)] = hb / s.N;
+    d[std::size_t(b)] = db / s.N;
+  });
+  err.rethrow();
+  entropy = kl = 0.0;
+  for (Index b = 0; b < B; ++b) {
+    entropy += h[std::size_t(b)] / double(B);
+    kl += d[std::size_t(b)] / double(B);
+  }
+}
+
+double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads) {
+  const int N = pol.spec().N;
+  std::vector<double> tok(static_cast<std::size_t>(B * N)), worst(static_cast<std::size_t>(B));
+  token_log_prob(pol, x, y, B, tok.data(), n_threads);
+  for (Index b = 0; b < B; ++b)
+    worst[std::size_t(b)] = *std::min_element(tok.begin() + b * N, tok.begin() + (b + 1) * N);
+  const Index m = static_cast<Index>(std::floor(eps * double(B) + 1e-9));  // as lpgx.quantile_of_log_values
+  if (m >= B) return 0.0;
+  std::nth_element(worst.begin(), worst.begin() + m, worst.end());
+  return worst[std::size_t(m)];
 }
 
 void count_matches(const Policy& pol, const double* x, const std::int32_t* y, Index B,

@@ -45,6 +45,15 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,
                  double* phi_norm2, int n_threads);
 
+// Along one response per context drawn from pol (stream b of key): the mean over contexts and
+// positions of the exact per-token entropy H(π(·|s)) and KL(π(·|s) ‖ π_ref(·|s)).
+void entropy_and_kl_along_samples(const Policy& pol, const Policy& ref, const double* x, Index B, std::uint64_t key,
+                                  double& entropy, double& kl, int n_threads);
+
+// log of the token-level Likelihood Quantile at eps (theory §5): the ⌊eps·B⌋+1-th smallest of
+// min_i log p(y_i | x, y_<i) over the B sequences (0 when ⌊eps·B⌋ = B).
+double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads);
+
 // For each context, how many of n_samples independent draws equal y exactly.
 void count_matches(const Policy& pol, const double* x, const std::int32_t* y, Index B,
                    Index n_samples, std::uint64_t key, std::int64_t* counts, int n_threads);

@@ -30,7 +30,8 @@ struct Behavior {
 };
 
 constexpr auto fields_of(const Behavior*) {
-  return std::make_tuple(field("kind", &Behavior::kind), field("eps", &Behavior::eps), field("m", &Behavior::m));
+  return std::make_tuple(field("kind", &Behavior::kind), field("eps", &Behavior::eps),
+                         field("m", &Behavior::m));
 }
 
 // Whether a behaviour draws from a fixed base model q0 (which the caller must supply).

@@ -2,6 +2,8 @@
 
 namespace lpgx {
 
+bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms);
+
 GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
   buf_.setZero(spec_.num_params);
   seq_sum_.setZero(spec_.k);
@@ -52,52 +54,77 @@ void GradAccum::flush_into(double* out) const {
 
 RowWeights::RowWeights(int k)
     : k_(k), stride_(memo_stride(k)), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
-      S_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
-
-bool RowWeights::flush(const Policy& pol, SeqState& st, GradAccum& g, double* g_row) {
-  bool ok = true;
-  for (int r : rows_) {
-    NextToken t;
-    ok = ok && pol.next(st, 0, r - 1, t);  // a memo lookup, or the row computed now
-    double* tr = T_.data() + Index(r) * stride_;
-    if (ok) {
-      const double scale = S_[std::size_t(r)] / t.norm.z;
-      for (int c = 0; c < k_; ++c) g_row[c] = tr[c] - scale * t.e[c];
-      g.add(st.x.data(), 0, r - 1, g_row);
-    }
-    for (int c = 0; c < k_; ++c) tr[c] = 0.0;
-    S_[std::size_t(r)] = 0.0;
-    touched_[std::size_t(r)] = 0;
-  }
-  rows_.clear();
-  return ok;
-}
+      S_(std::size_t(k) + 1, 0.0), V_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
 
 bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y, const double* a,
-                         RowWeights& rows, GradAccum& g, double* token_logp) {
+                         RowWeights& rows, GradAccum& g, double* token_logp, const SequenceTerms* terms) {
   const Spec& s = pol.spec();
+  const Regulariser* reg = terms ? terms->reg : nullptr;
   if (token_logp) st.begin_log_probs(s.N);
   g.begin_sequence();
+  if (reg) terms->acc->begin_sequence();
   for (int i = 0; i < s.N; ++i) {
     const int prev = i ? y[i - 1] : -1;
     NextToken t;
     if (!pol.next(st, i, prev, t)) return false;
     if (token_logp) st.record(i, t.logits[y[i]], t.norm);
-    const double ai = a ? a[i] : 1.0;
-    if (ai == 0.0) continue;
+    double b = 0.0;  // the sampled KL's weight on ∇log p(y_i)
+    if (reg && !reg->token_weight(t, y[i], i, prev, *terms->ref_st, b)) return false;
     if (pol.memoises()) {
-      rows.add(prev, y[i], ai);
+      if (reg) {
+        if (b != 0.0) terms->rows->add(prev, y[i], b);
+        if (reg->dense()) terms->rows->visit(prev);
+      }
+      const double ai = a ? a[i] : 1.0;
+      if (ai != 0.0) rows.add(prev, y[i], ai);
       continue;
     }
+    if (reg) {  // before g_row below overwrites t.e (st.p)
+      double* h = st.term_row.data();
+      const double scale = -b / t.norm.z;
+      for (int c = 0; c < s.k; ++c) h[c] = t.e[c] * scale;
+      h[y[i]] += b;
+      if (!reg->add_dense(t, i, prev, 1.0, *terms->ref_st, h)) return false;
+      terms->acc->add(st.x.data(), i, prev, h);
+    }
+    const double ai = a ? a[i] : 1.0;
+    if (ai == 0.0) continue;
     // ∂/∂logits of a·log p(y_i) = a (e_{y_i} − p), with p = e/z: one division per token
     const double scale = -ai / t.norm.z;
     for (int c = 0; c < s.k; ++c) st.p[c] = t.e[c] * scale;
     st.p[y[i]] += ai;
     g.add(st.x.data(), i, prev, st.p.data());
   }
-  if (pol.memoises() && !rows.flush(pol, st, g, st.p.data())) return false;
+  if (pol.memoises()) {
+    if (!rows.flush(pol, st, g, st.p.data())) return false;
+    if (reg && !flush_terms(pol, st, *terms)) return false;
+  }
   g.end_sequence(st.x.data());
+  if (reg) terms->acc->end_sequence(st.x.data());
   if (token_logp) st.write_log_probs(token_logp);
+  return true;
+}
+
+bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms) {
+  return terms.rows->flush(pol, st, *terms.acc, st.term_row.data(),
+                           [&](const NextToken& t, int prev, double visits, double* g_row) {
+                             return terms.reg->add_dense(t, 0, prev, visits, *terms.ref_st, g_row);
+                           });
+}
+
+bool accumulate_terms(const Policy& pol, SeqState& st, const std::int32_t* y, const SequenceTerms& terms) {
+  const Regulariser& reg = *terms.reg;
+  terms.acc->begin_sequence();
+  for (int i = 0; i < pol.spec().N; ++i) {
+    const int prev = i ? y[i - 1] : -1;
+    NextToken t;
+    double b = 0.0;
+    if (!pol.next(st, i, prev, t) || !reg.token_weight(t, y[i], i, prev, *terms.ref_st, b)) return false;
+    if (b != 0.0) terms.rows->add(prev, y[i], b);
+    if (reg.dense()) terms.rows->visit(prev);
+  }
+  if (!flush_terms(pol, st, terms)) return false;
+  terms.acc->end_sequence(st.x.data());
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "model.hpp"
+#include "regulariser.hpp"
 
 namespace lpgx {
 
@@ -36,32 +37,79 @@ class RowWeights {
  public:
   explicit RowWeights(int k);
   void add(int prev, int y, double a) {
+    const std::size_t r = touch(prev);
+    T_[Index(r) * stride_ + y] += a;
+    S_[r] += a;
+  }
+  // A visit of the prefix after `prev`, for a dense per-prefix term (flush's `dense`).
+  void visit(int prev) { V_[touch(prev)] += 1.0; }
+  // Adds the sequence's rows (in first-use order) to g and clears them; the distributions come
+  // from pol's memo in st (rows not yet there are computed: the responses may have been drawn
+  // from another policy). dense(t, prev, visits, g_row) adds a row's dense term. g_row is
+  // scratch (k). False when a logit is not finite.
+  template <class Dense>
+  bool flush(const Policy& pol, SeqState& st, GradAccum& g, double* g_row, Dense&& dense);
+  bool flush(const Policy& pol, SeqState& st, GradAccum& g, double* g_row) {
+    return flush(pol, st, g, g_row, [](const NextToken&, int, double, double*) { return true; });
+  }
+
+ private:
+  std::size_t touch(int prev) {
     const std::size_t r = std::size_t(prev + 1);
     if (!touched_[r]) {
       touched_[r] = 1;
       rows_.push_back(int(r));
     }
-    T_[Index(r) * stride_ + y] += a;
-    S_[r] += a;
+    return r;
   }
-  // Adds the sequence's rows (in first-use order) to g and clears them; the distributions come
-  // from pol's memo in st (rows not yet there are computed: the responses may have been drawn
-  // from another policy). g_row is scratch (k). False when a logit is not finite.
-  bool flush(const Policy& pol, SeqState& st, GradAccum& g, double* g_row);
-
- private:
   int k_;
   Index stride_;
   Eigen::ArrayXd T_;
-  std::vector<double> S_;
+  std::vector<double> S_, V_;
   std::vector<std::uint8_t> touched_;
   std::vector<int> rows_;
 };
 
+template <class Dense>
+bool RowWeights::flush(const Policy& pol, SeqState& st, GradAccum& g, double* g_row, Dense&& dense) {
+  bool ok = true;
+  for (int r : rows_) {
+    NextToken t;
+    ok = ok && pol.next(st, 0, r - 1, t);  // a memo lookup, or the row computed now
+    double* tr = T_.data() + Index(r) * stride_;
+    if (ok) {
+      const double scale = S_[std::size_t(r)] / t.norm.z;
+      for (int c = 0; c < k_; ++c) g_row[c] = tr[c] - scale * t.e[c];
+      if (V_[std::size_t(r)] != 0.0) ok = dense(t, r - 1, V_[std::size_t(r)], g_row);
+      if (ok) g.add(st.x.data(), 0, r - 1, g_row);
+    }
+    for (int c = 0; c < k_; ++c) tr[c] = 0.0;
+    S_[std::size_t(r)] = 0.0;
+    V_[std::size_t(r)] = 0.0;
+    touched_[std::size_t(r)] = 0;
+  }
+  rows_.clear();
+  return ok;
+}
+
+// The regulariser's share of one sequence's gradient: where its terms go (their own channel,
+// coefficient 1) and the scratch they need.
+struct SequenceTerms {
+  const Regulariser* reg = nullptr;
+  SeqState* ref_st = nullptr;  // begun on the context when the regulariser has a reference
+  RowWeights* rows = nullptr;
+  GradAccum* acc = nullptr;
+};
+
 // Adds ∇_w Σ_i a_i log p(y_i | x, y_<i) of one sequence to g, with st begun on its context
 // (a null: all ones; tokens with a_i = 0 are skipped). token_logp (N, nullable) receives
-// log p(y_i | …). `rows` is scratch for memoising policies. False when a logit is not finite.
+// log p(y_i | …). `rows` is scratch for memoising policies. With `terms`, the regulariser's
+// gradient along y goes to terms->acc. False when a logit is not finite.
 bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y, const double* a,
-                         RowWeights& rows, GradAccum& g, double* token_logp);
+                         RowWeights& rows, GradAccum& g, double* token_logp, const SequenceTerms* terms = nullptr);
+
+// The regulariser's gradient along y (already sampled, st begun) into terms, for memoising
+// policies (the one-pass step): sampled weights and visits per row, then one flush.
+bool accumulate_terms(const Policy& pol, SeqState& st, const std::int32_t* y, const SequenceTerms& terms);
 
 }  // namespace lpgx

@@ -79,10 +79,11 @@ struct SeqState {
   Eigen::VectorXd base;
   Eigen::VectorXd ctxpos;  // N*k, row i at i*k
   Eigen::VectorXd logits, p;
+  Eigen::VectorXd term_row;  // scratch for the regulariser's per-token gradient
   // Per position: l_y − max and z, turned into log-probs with one vectorised log at the end
   // of the sequence (a scalar log per token costs as much as the token's exps).
   Eigen::ArrayXd shifted, z, logp;
-  explicit SeqState(int k) : logits(k), p(k) {}
+  explicit SeqState(int k) : logits(k), p(k), term_row(k) {}
   void begin_log_probs(int N) {
     shifted.resize(N);
     z.resize(N);

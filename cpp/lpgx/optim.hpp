@@ -62,7 +62,9 @@ struct Optimizer {
 };
 
 constexpr auto fields_of(const Optimizer*) {
-  return std::make_tuple(field("kind", &Optimizer::kind), field("lr", &Optimizer::lr), field("eps", &Optimizer::eps), field("a", &Optimizer::a), field("b", &Optimizer::b), field("mean_loss", &Optimizer::mean_loss));
+  return std::make_tuple(field("kind", &Optimizer::kind), field("lr", &Optimizer::lr),
+                         field("eps", &Optimizer::eps), field("a", &Optimizer::a), field("b", &Optimizer::b),
+                         field("mean_loss", &Optimizer::mean_loss));
 }
 
 }  // namespace lpgx

@@ -28,7 +28,9 @@ struct RewardSpec {
 };
 
 constexpr auto fields_of(const RewardSpec*) {
-  return std::make_tuple(field("kind", &RewardSpec::kind), field("pos", &RewardSpec::pos), field("neg", &RewardSpec::neg), field("flip_prob", &RewardSpec::flip_prob), field("external", &RewardSpec::external));
+  return std::make_tuple(field("kind", &RewardSpec::kind), field("pos", &RewardSpec::pos),
+                         field("neg", &RewardSpec::neg), field("flip_prob", &RewardSpec::flip_prob),
+                         field("external", &RewardSpec::external));
 }
 
 // A user's batched verifier: fills r (n for outcome, n×N for process) from x and y.

@@ -14,11 +14,16 @@ void record(const Spec& spec, const TrainConfig& cfg, const TrainState& st, Trai
     log_prob(pol, st.track.x, st.track.y, st.track.n,
              rec.track_log_lik.data() + record_row(s, cfg.track_every) * st.track.n, cfg.n_threads);
   if (st.test.n > 0 && record_due(s, cfg.test_every, cfg.steps)) {
+    const std::size_t row = std::size_t(record_row(s, cfg.test_every));
     std::vector<double> ll(static_cast<std::size_t>(st.test.n));
     log_prob(pol, st.test.x, st.test.y, st.test.n, ll.data(), cfg.n_threads);
     double mean_q = 0.0;
     for (double v : ll) mean_q += std::exp(v);
-    rec.test_error[std::size_t(record_row(s, cfg.test_every))] = 1.0 - mean_q / double(st.test.n);
+    rec.test_error[row] = 1.0 - mean_q / double(st.test.n);
+    if (st.ref)
+      entropy_and_kl_along_samples(pol, *st.ref, st.test.x, st.test.n, derive_key(cfg.seed, ~std::uint64_t(1), std::uint64_t(s)),
+                                   rec.test_entropy[row], rec.test_kl[row], cfg.n_threads);
+    rec.test_token_lq[row] = token_log_lq(pol, st.test.x, st.test.y, st.test.n, cfg.lq_eps, cfg.n_threads);
   }
 }
 
@@ -41,7 +46,10 @@ void train(const Spec& spec, const Task& task, const TrainConfig& cfg, const Rew
     in.ystar = ystar.data();
     in.sample_key = derive_key(key, 1);
     in.noise_key = derive_key(key, 2);
-    rec.mean_reward[std::size_t(s)] = step.run(st.w, st.opt_state, st.base, oracle, in, y.data());
+    const StepStats stats = step.run(st.w, st.opt_state, st.base, st.ref, oracle, in, y.data());
+    rec.mean_reward[std::size_t(s)] = stats.mean_reward;
+    rec.all_equal[std::size_t(s)] = stats.all_equal;
+    rec.clipped[std::size_t(s)] = stats.clipped;
     double success = 0.0;
     for (Index j = 0; j < B * G; ++j) success += first_error(&y[std::size_t(j * N)], &ystar[std::size_t(j / G * N)], N) == N;
     rec.success[std::size_t(s)] = success / double(B * G);

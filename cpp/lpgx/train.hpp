@@ -23,10 +23,15 @@ struct EvalSet {
 // What a run records; row r of a periodic record belongs to the r-th recorded step
 // (records.hpp). Sized by the caller for cfg.steps.
 struct TrainRecords {
-  std::vector<double> test_error;     // rows
+  std::vector<double> test_error;     // rows: 1 − mean q(y*|x) on the test contexts
+  std::vector<double> test_entropy;   // rows: mean per-token entropy along sampled responses
+  std::vector<double> test_kl;        // rows: mean per-token KL(π ‖ π_ref) along sampled responses
+  std::vector<double> test_token_lq;  // rows: log token-level LQ(lq_eps) of y*
   std::vector<double> track_log_lik;  // rows × n_track
   std::vector<double> mean_reward;    // steps
   std::vector<double> success;        // steps: fraction of responses equal to y*
+  std::vector<double> all_equal;      // steps: fraction of groups with all-equal rewards
+  std::vector<double> clipped;        // steps: fraction of clipped ratios in the reuse epochs
   std::vector<std::int64_t> queries;  // steps: cumulative reward queries
   Index steps_done = 0;               // updated after every completed step
 };
@@ -38,6 +43,7 @@ struct TrainState {
   double* w = nullptr;
   double* opt_state = nullptr;
   const Policy* base = nullptr;  // q0 of the behaviours that need one
+  const Policy* ref = nullptr;   // the reference of the KL term and of the KL diagnostic
   EvalSet test, track;
 };
 

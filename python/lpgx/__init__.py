@@ -10,6 +10,7 @@ from .measures import (alpha_tail, coverage, likelihood_quantile, mc_hits, mc_li
 from .model import BLOCKS, DEFAULT_BLOCKS, LinearARModel
 from .tasks import TeacherTask
 from .behavior import Behavior
+from .estimators import GRPO, RLOO, PassAtK, Reinforce
 from .optim import SGD, Adagrad, AdaptiveStep
 from .rewards import CallableReward, OutcomeReward, ProcessReward
 from .training import TrainResult, pg_step, post_train, pretrain
@@ -32,7 +33,7 @@ def max_threads() -> int:
 
 
 __all__ = [
-    "Adagrad", "AdaptiveStep", "Behavior", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
+    "Adagrad", "AdaptiveStep", "Behavior", "GRPO", "PassAtK", "RLOO", "Reinforce", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
     "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms",
     "combination_lock", "experiments", "planted", "staircase", "SweepResult", "sweep",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",

@@ -21,6 +21,7 @@ from . import _core, _rng
 from ._optional import require
 from . import _validate as v
 from .behavior import Behavior, BehaviorLike, make_behavior
+from .estimators import Estimator, make_estimator
 from .model import LinearARModel, check_model
 from .optim import OptimizerLike, make_optimizer
 from .rewards import RewardLike, _Reward, make_reward
@@ -50,14 +51,34 @@ class TrainResult:
     seconds: float                #: wall time
     steps_done: int               #: completed steps (< steps when interrupted)
     config: Dict[str, Any] = field(default_factory=dict)
+    #: at test_steps: mean per-token entropy of the policy along its own samples on the test contexts
+    test_entropy: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: at test_steps: mean per-token exact KL(π ‖ π_ref) along those samples (π_ref: the estimator's
+    #: reference, by default the model when the run started)
+    test_kl: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: at test_steps: log token-level LQ(0.1) of y* on the test contexts (docs/theory.md §5)
+    test_token_log_lq: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: (steps,) fraction of groups whose G rewards were all equal (NaN for G = 1)
+    all_equal: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: (steps,) fraction of weighted tokens clipped in the reuse epochs (NaN without reuse)
+    clipped: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def to_pandas(self) -> Any:
-        """Per-step table (step, queries, mean_reward, success, test_error where measured)."""
+        """Per-step table (step, queries, mean_reward, success, all_equal, clipped; test_error and
+        the test diagnostics where measured)."""
         pd = require("pandas")
-        df = pd.DataFrame({"step": np.arange(1, len(self.queries) + 1), "queries": self.queries,
-                           "mean_reward": self.mean_reward, "success": self.success})
-        test = pd.DataFrame({"step": self.test_steps, "test_error": self.test_error})
-        return test.merge(df, on="step", how="outer").sort_values("step").reset_index(drop=True)
+        n = len(self.queries)
+        per_step = {"step": np.arange(1, n + 1), "queries": self.queries, "mean_reward": self.mean_reward,
+                    "success": self.success}
+        for name in ("all_equal", "clipped"):
+            if len(getattr(self, name)) == n:
+                per_step[name] = getattr(self, name)
+        test = {"step": self.test_steps, "test_error": self.test_error}
+        for name in ("test_entropy", "test_kl", "test_token_log_lq"):
+            if len(getattr(self, name)) == len(self.test_steps):
+                test[name] = getattr(self, name)
+        return (pd.DataFrame(test).merge(pd.DataFrame(per_step), on="step", how="outer").sort_values("step")
+                .reset_index(drop=True))
 
     def save(self, path: Any) -> None:
         from ._io import save_npz
@@ -109,13 +130,14 @@ def _progress_bar(progress: Union[bool, Callable[[int], Any]], steps: int, s0: i
 
 
 def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], behavior: Behavior, optimizer: Any,
-         test: Optional[Pairs], track: Optional[Pairs], progress: Any, config: Dict[str, Any], desc: str
-         ) -> TrainResult:
+         test: Optional[Pairs], track: Optional[Pairs], progress: Any, config: Dict[str, Any], desc: str,
+         reference: Optional[LinearARModel] = None) -> TrainResult:
     steps = cfg.steps
     test_steps = record_steps(steps, cfg.test_every if test is not None else 0)
     track_steps = record_steps(steps, cfg.track_every if track is not None else 0)
     base = behavior.base
-    run = _core.TrainRun(model._h, task._h, None if base is None else base._h, cfg, test, track,
+    run = _core.TrainRun(model._h, task._h, None if base is None else base._h,
+                         None if reference is None else reference._h, cfg, test, track,
                          optimizer._state_for(model.num_params))
     hook, bar = _progress_bar(progress, steps, 0, desc)
     t0 = time.perf_counter()
@@ -127,13 +149,16 @@ def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], b
         if reward is not None:
             reward.queries += int(rec["total_queries"])
         track_out = rec["track_log_lik"]
-        return TrainResult(test_steps=test_steps[test_steps <= n], test_error=rec["test_error"][test_steps <= n],
+        tested = test_steps <= n
+        return TrainResult(test_steps=test_steps[tested], test_error=rec["test_error"][tested],
                            track_steps=track_steps[track_steps <= n],
                            tracked_log_lik=track_out[track_steps <= n] if len(track_out) else
                            np.zeros((int((track_steps <= n).sum()), 0)),
                            queries=rec["queries"][:n], mean_reward=rec["mean_reward"][:n],
                            success=rec["success"][:n], seconds=time.perf_counter() - t0, steps_done=n,
-                           config=config)
+                           config=config, test_entropy=rec["test_entropy"][tested], test_kl=rec["test_kl"][tested],
+                           test_token_log_lq=rec["test_token_log_lq"][tested], all_equal=rec["all_equal"][:n],
+                           clipped=rec["clipped"][:n])
     try:
         run.run(None if reward is None else reward._callable(), hook)
     except BaseException as exc:  # Ctrl-C or a failing user reward: keep what was done
@@ -209,34 +234,46 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
                batch_size: int = 1024, optimizer: OptimizerLike = None, baseline: Optional[bool] = None,
                behavior: BehaviorLike = "on_policy", rng: _rng.RNGLike = None, test: Any = None,
                test_every: int = 50, track: Any = None, track_every: int = 1, progress: Any = False,
-               n_threads: Optional[int] = None) -> TrainResult:
-    """Mini-batch policy-gradient post-training (docs/theory.md §6.2), in place on ``model``.
+               n_threads: Optional[int] = None, estimator: Optional[Estimator] = None) -> TrainResult:
+    """Mini-batch policy-gradient post-training (docs/theory.md §6.2, §10), in place on ``model``.
 
-    ``reward``: ``"outcome"``, ``"process"`` or a reward object (±1 by default);
-    ``baseline``: subtract the batch mean of the rewards (per position for the PRM);
-    default on for outcome rewards and off for process rewards, as in the authors'
-    Figure-1 run. ``behavior``: ``"on_policy"`` or an :class:`lpgx.Behavior`.
-    ``optimizer`` defaults to ``Adagrad(lr=0.1)``. Returns a :class:`TrainResult`; the
-    reward object's ``queries`` grows by the queries spent. Interrupts as in :func:`pretrain`."""
+    Each step draws ``batch_size`` contexts and the estimator's ``group_size`` responses to each
+    (one by default). ``reward``: ``"outcome"``, ``"process"`` or a reward object (±1 by
+    default). ``estimator``: how rewards become advantages, :class:`lpgx.Reinforce` (default),
+    :class:`lpgx.RLOO`, :class:`lpgx.GRPO` or :class:`lpgx.PassAtK`, with optional KL, entropy
+    and clipping terms. ``baseline`` is the shorthand ``Reinforce(baseline="batch"/"none")``:
+    subtract the batch mean of the rewards (per position for the PRM); by default on for outcome
+    rewards and off for process rewards, as in the authors' Figure-1 run. ``behavior``:
+    ``"on_policy"`` or an :class:`lpgx.Behavior`. ``optimizer`` defaults to
+    ``Adagrad(lr=0.1)``. Returns a :class:`TrainResult`; the reward object's ``queries`` grows
+    by the queries spent (reused batches cost none). Interrupts as in :func:`pretrain`."""
     model = check_model(model)
     task = check_task(task, model)
     rew = make_reward(reward)
     beh = make_behavior(behavior, model)
+    est = make_estimator(estimator, baseline)
     if beh.kind == "best_of_m" and rew.kind != "process":
         raise ValueError("best_of_m exploration needs a process reward")
+    if est.epochs > 1 and beh.kind != "on_policy":
+        raise ValueError("epochs > 1 reuses a batch with the ratio against the policy that sampled it: "
+                         "it needs behavior='on_policy'")
+    if est.reference is not None and est.reference.config() != model.config():
+        raise ValueError(f"the estimator's reference has {est.reference.config()}, the model {model.config()}")
     opt = make_optimizer(optimizer)
     cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
+    v.check_bytes(cfg.batch * est.group_size * 40.0 * model.seq_len, "a batch with this group size")
     cfg.reward = rew._core_spec()
-    cfg.estimator.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
+    cfg.estimator = est._core_config(rew.kind)
     cfg.behavior = beh._core_config()
     cfg.optimizer = opt._core_config()
     cfg.test_every = v.positive_int(test_every, "test_every")
     cfg.track_every = v.positive_int(track_every, "track_every")
     test, track = _test_and_track(model, task, test, track, seed ^ 0x7E57)
     config = dict(kind="post_train", reward=repr(rew), reward_kind=rew.kind, baseline=cfg.estimator.baseline,
-                  behavior=beh.kind, steps=cfg.steps, batch_size=cfg.batch, optimizer=repr(opt), seed=seed,
-                  task=task.config(), model=model.config())
-    return _run(model, task, cfg, rew, beh, opt, test, track, progress, config, f"post-train ({rew.kind})")
+                  estimator=est.config(), behavior=beh.kind, steps=cfg.steps, batch_size=cfg.batch,
+                  optimizer=repr(opt), seed=seed, task=task.config(), model=model.config())
+    return _run(model, task, cfg, rew, beh, opt, test, track, progress, config, f"post-train ({rew.kind})",
+                est.reference)
 
 
 def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLike = "outcome",
