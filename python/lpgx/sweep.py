@@ -18,6 +18,8 @@ import numbers
 import operator
 import os
 import pickle
+import signal
+import threading
 import time
 import traceback
 import types
@@ -577,16 +579,19 @@ def _ray_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any], i
     window = len(todo) if n_jobs is None else n_jobs
     queue = iter(todo)
     pending: List[Any] = []
-    try:
-        while True:
-            for i, params, seed in itertools.islice(queue, window - len(pending)):
-                pending.append(run.remote(fn_ref, i, params, seed))
-            if not pending:
-                return
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        _ray_cancel(ray, pending)
+    with _SigintBetweenCalls() as sigint:
+        try:
+            while True:
+                for i, params, seed in itertools.islice(queue, window - len(pending)):
+                    pending.append(run.remote(fn_ref, i, params, seed))
+                if not pending:
+                    return
+                done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+                sigint.deliver()
+                if done:
+                    yield ray.get(done[0])
+        finally:
+            _ray_cancel(ray, pending)
 
 
 def _ray_cancel(ray: Any, pending: List[Any]) -> None:
@@ -598,6 +603,39 @@ def _ray_cancel(ray: Any, pending: List[Any]) -> None:
         for ref in pending:
             ray.cancel(ref, force=force)
         _, pending = ray.wait(pending, num_returns=len(pending), timeout=5.0)
+
+
+class _SigintBetweenCalls:
+    """Holds Ctrl-C back while Ray's blocking calls run and hands it to the previous handler
+    between them: a KeyboardInterrupt raised inside ``ray.wait`` can make Ray's core worker
+    abort the process ("Tried to complete task that was not pending", Ray 2.60), which would
+    lose the traceback (and a notebook's kernel)."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.received = False
+
+    def __enter__(self) -> "_SigintBetweenCalls":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # not SIG_IGN or SIG_DFL: those stay as they are
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def deliver(self) -> None:
+        if self.received:
+            self.received = False
+            self.previous(signal.SIGINT, None)  # by default: raises KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            if exc[0] is None:
+                self.deliver()
 
 
 def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]], seeds: Iterable[int] = (0,),
