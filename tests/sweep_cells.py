@@ -68,3 +68,67 @@ ECHO = None
 def echo_cell(x, seed):
     """Returns the module attribute ECHO (set by the test; sequential backend only)."""
     return ECHO
+
+
+# --------------------------------------------------------------------------------------------
+# Functions that differ only by the values they hold (tests of lpgx.sweep.function_key)
+
+
+def scaled(scale):
+    """A closure: cells of scaled(2.0) and scaled(3.0) must not share cache files."""
+    def cell(n, seed):
+        return {"value": scale * n + seed}
+    return cell
+
+
+def weighted_cell(weights, n, seed):
+    """For partials over (large) arrays."""
+    return {"value": float(weights.sum()) + n + seed}
+
+
+class Scaled:
+    """A callable instance, and a method, holding ``scale``."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, n, seed):
+        return {"value": self.scale * n + seed}
+
+    def cell(self, n, seed):
+        return {"value": -self.scale * n + seed}
+
+
+def compose(inner):
+    """A closure over another function."""
+    def cell(n, seed):
+        return {"value": inner(n) + seed}
+    return cell
+
+
+def recursive():
+    """A closure that refers to itself."""
+    def count(n, seed):
+        return {"value": 0 if n == 0 else count(n - 1, seed)["value"] + 1}
+    return count
+
+
+square_cell = lambda n, seed: {"value": n * n + seed}  # noqa: E731 (a module-level lambda)
+
+
+def key_examples():
+    """Functions whose keys must be the same in every process (built the same way in each)."""
+    import functools
+    import numpy as np
+    words = frozenset({"alpha", "beta", "gamma", "delta", "epsilon"})
+    table = {"b": 2, 1: "a", (1, 2): {"x", "yy", "zzz"}}
+
+    def holds_sets(n, seed):  # pickled naively, sets of strings change order with PYTHONHASHSEED
+        return {"value": len(words) + len(table) + (n in {"p", "q", "r", "s"})}
+
+    return {"module function": train_cell, "closure": scaled(2.5), "closure over sets": holds_sets,
+            "lambda": square_cell,
+            "partial over an array": functools.partial(weighted_cell, np.linspace(0.0, 1.0, 10_001)),
+            "partial of a partial": functools.partial(functools.partial(weighted_cell), np.arange(7.0)),
+            "callable instance": Scaled(1.5), "method": Scaled(0.5).cell, "closure over a function":
+                compose(math.sqrt), "closure over a closure": compose(scaled(4.0)), "recursive": recursive()}

@@ -1,5 +1,6 @@
-"""lpgx.sweep: backends agree bitwise, cells are cached as they finish, sweeps resume."""
-import importlib.util
+"""lpgx.sweep: backends agree bitwise, cells are cached as they finish, sweeps resume, cache
+keys see the function by value."""
+import functools
 import itertools
 import json
 import math
@@ -7,13 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
+import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
+import lpgx
 import sweep_cells
-from lpgx.sweep import SweepResult, cache_key, sweep
+from lpgx.sweep import SweepResult, cache_key, function_key, sweep
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TRAIN_GRID = {"seq_len": [4, 6], "batch_size": [16, 32]}
@@ -83,6 +88,57 @@ def test_dask_without_client_is_a_clear_error():
         sweep(sweep_cells.train_cell, TRAIN_GRID, backend="dask", progress=False)
 
 
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray cluster (2 CPUs) for the module; yields the arguments of ray.init that
+    connect another process to it."""
+    ray = pytest.importorskip("ray")
+    # the workers import sweep_cells, and lpgx from wherever this process has it
+    lpgx_root = os.path.dirname(os.path.dirname(os.path.abspath(lpgx.__file__)))
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join([TESTS_DIR, lpgx_root])}}
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env)
+    try:
+        yield {"address": ray.get_runtime_context().gcs_address, "runtime_env": runtime_env}
+    finally:
+        ray.shutdown()
+
+
+def test_ray_backend_matches_local(reference, ray_cluster):
+    """Ray tasks give the same floats, bit for bit, with threads_per_worker OpenMP threads."""
+    wide = sweep(sweep_cells.train_cell, TRAIN_GRID, seeds=TRAIN_SEEDS, backend="ray", threads_per_worker=2,
+                 progress=False)
+    narrow = sweep(sweep_cells.train_cell, TRAIN_GRID, seeds=TRAIN_SEEDS, backend="ray", n_jobs=1, progress=False)
+    for res, threads in ((wide, 2), (narrow, 1)):
+        assert cell_ids(res.rows) == cell_ids(reference.rows)
+        assert numbers(res.rows) == numbers(reference.rows)
+        assert (res.computed, res.cached) == (8, 0)
+        assert {r["threads"] for r in res.rows} == {threads}
+
+
+def test_ctrl_c_waits_for_the_ray_calls_to_return():
+    """The Ray backend holds SIGINT back during Ray's calls (raised inside them, it can abort
+    the process) and raises it between them; the handler is restored after. In a subprocess:
+    a KeyboardInterrupt here would stop pytest."""
+    code = textwrap.dedent("""
+        import os, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import lpgx
+        sweep_module = sys.modules["lpgx.sweep"]
+        with sweep_module._SigintBetweenCalls() as sigint:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # a Ray call
+            print("held")
+            try:
+                sigint.deliver()
+            except KeyboardInterrupt:
+                print("raised")
+        print("restored" if signal.getsignal(signal.SIGINT) is signal.default_int_handler else "not restored")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["held", "raised", "restored"]
+
+
 # --------------------------------------------------------------------------------------------
 # Caching, failure and resumption (with sweep_cells.logged_cell, which logs every call)
 
@@ -115,7 +171,8 @@ def cached_cells(cache):
         assert not name.endswith(".tmp"), name
         with open(cache / name) as f:
             data = json.load(f)
-        assert name == cache_key(data["fn"], data["params"], data["seed"]) + ".json"
+        assert data["fn"] == "sweep_cells.logged_cell"
+        assert name == cache_key(sweep_cells.logged_cell, data["params"], data["seed"]) + ".json"
         assert data["result"]["value"] == math.sqrt(data["params"]["n"]) + data["seed"] / 7
         out.append((data["params"]["n"], data["seed"]))
     return sorted(out)
@@ -164,26 +221,29 @@ def stamps(log_dir, folder):
     return out
 
 
-def test_failure_then_resume_loky(tmp_path):
-    """A failing cell in a loky worker: the exception reaches the caller with its type, every
-    cell that finished before it is on disk, and the re-run computes only the others."""
+@pytest.mark.parametrize("backend", ["loky", "ray"])
+def test_failure_then_resume_in_workers(tmp_path, backend, request):
+    """A failing cell in a worker: the exception reaches the caller with its type, every cell
+    that finished before it is on disk, and the re-run computes only the others."""
+    if backend == "ray":
+        request.getfixturevalue("ray_cluster")
     log, cache = tmp_path / "log", tmp_path / "cache"
     fail_at(log, 3, 1, "CellFailure:0.1")
     with pytest.raises(sweep_cells.CellFailure, match="n=3 seed=1") as info:
-        sweep(sweep_cells.logged_cell, logged_grid(log, sleep=0.1), seeds=(0, 1), backend="loky", n_jobs=2,
+        sweep(sweep_cells.logged_cell, logged_grid(log, sleep=0.1), seeds=(0, 1), backend=backend, n_jobs=2,
               cache_dir=cache, progress=False)
     if sys.version_info >= (3, 11):
         assert "in lpgx.sweep cell (n=3" in "".join(info.value.__notes__)
     done = cached_cells(cache)
     failed_at = stamps(log, "failed")[3, 1]
     finished_before = {cell for cell, t in stamps(log, "done").items() if t < failed_at - 0.05}
-    # with 2 workers, cells 0-3 end >= 0.1 s before cell 5 fails; results take far less than 0.05 s to arrive
+    # 2 at once: cells 0-3 end >= 0.1 s before cell 5 fails; results take far less than 0.05 s to arrive
     assert len(finished_before) >= 4 and finished_before <= set(done)
     assert (3, 1) not in done
     first = calls(log)
 
     (log / "FAIL-3-1").unlink()
-    res = sweep(sweep_cells.logged_cell, logged_grid(log, sleep=0.1), seeds=(0, 1), backend="loky", n_jobs=2,
+    res = sweep(sweep_cells.logged_cell, logged_grid(log, sleep=0.1), seeds=(0, 1), backend=backend, n_jobs=2,
                 cache_dir=cache, progress=False)
     everything = [(n, s) for n in N_VALUES for s in (0, 1)]
     assert called_cells(calls(log) - first) == sorted(set(everything) - set(done))
@@ -192,10 +252,14 @@ def test_failure_then_resume_loky(tmp_path):
     assert cached_cells(cache) == everything
 
 
-def test_ctrl_c_in_a_subprocess_then_resume(tmp_path):
-    """A real interruption: SIGINT to a loky sweep in another process once its first cell is on
+@pytest.mark.parametrize("backend", ["loky", "ray"])
+def test_ctrl_c_in_a_subprocess_then_resume(tmp_path, backend, request):
+    """A real interruption: SIGINT to a sweep in another process once its first cell is on
     disk; the cells finished by then stay on disk, and the re-run here computes exactly the
     others."""
+    connect = ""
+    if backend == "ray":  # the sweep runs on this module's cluster
+        connect = f"import ray; ray.init(**{request.getfixturevalue('ray_cluster')!r})\n"
     log, cache = tmp_path / "log", tmp_path / "cache"
     n_values = list(range(1, 9))
     # SIGINT raises KeyboardInterrupt even if this test runs in the background (where SIGINT
@@ -204,7 +268,8 @@ def test_ctrl_c_in_a_subprocess_then_resume(tmp_path):
             f"import sys; sys.path.insert(0, {TESTS_DIR!r})\n"
             "import sweep_cells\n"
             "from lpgx.sweep import sweep\n"
-            f"sweep(sweep_cells.logged_cell, {logged_grid(log, 0.5, n_values)!r}, seeds=(0,), backend='loky',"
+            + connect +
+            f"sweep(sweep_cells.logged_cell, {logged_grid(log, 0.5, n_values)!r}, seeds=(0,), backend={backend!r},"
             f" n_jobs=2, cache_dir={str(cache)!r}, progress=False)\n"
             "print('COMPLETED')\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -224,7 +289,7 @@ def test_ctrl_c_in_a_subprocess_then_resume(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode != 0 and "COMPLETED" not in out
-    assert "KeyboardInterrupt" in err
+    assert "KeyboardInterrupt" in err, err[-4000:]
     done = cached_cells(cache)
     assert 1 <= len(done) < len(n_values)
     assert {cell for cell, t in stamps(log, "done").items() if t < sigint_at - 0.05} <= set(done)
@@ -243,7 +308,7 @@ def test_corrupt_cache_files_are_recomputed(tmp_path):
     log, cache = tmp_path / "log", tmp_path / "cache"
     first = sweep(sweep_cells.logged_cell, logged_grid(log), seeds=(0,), backend="sequential", cache_dir=cache,
                   progress=False)
-    key = {n: cache_key("sweep_cells.logged_cell", {"n": n, "log_dir": str(log), "sleep": 0.0}, 0) for n in N_VALUES}
+    key = {n: cache_key(sweep_cells.logged_cell, {"n": n, "log_dir": str(log), "sleep": 0.0}, 0) for n in N_VALUES}
     assert sorted(os.listdir(cache)) == sorted(f"{k}.json" for k in key.values())
     text = (cache / f"{key[2]}.json").read_text()
     (cache / f"{key[2]}.json").write_text(text[: len(text) // 2])  # truncated
@@ -270,6 +335,142 @@ def test_cache_key_ignores_grid_order_and_sees_fn(tmp_path):
     other = sweep(sweep_cells.other_cell, grid, seeds=(3,), backend="sequential", cache_dir=cache, progress=False)
     assert (other.computed, other.cached) == (1, 0)
     assert other.rows[0]["value"] == -1.0
+
+
+# --------------------------------------------------------------------------------------------
+# The cache key sees fn by value
+
+
+def sweep_n(fn, cache, backend="sequential"):
+    return sweep(fn, {"n": [1, 2, 3]}, seeds=(0,), backend=backend, n_jobs=2, cache_dir=cache, progress=False)
+
+
+def values(res):
+    return [row["value"] for row in res.rows]
+
+
+def test_closures_of_one_factory_do_not_share_cells(tmp_path):
+    twice = sweep_n(sweep_cells.scaled(2.0), tmp_path)
+    thrice = sweep_n(sweep_cells.scaled(3.0), tmp_path, backend="loky")  # closures go to workers too
+    assert values(twice) == [2.0, 4.0, 6.0] and values(thrice) == [3.0, 6.0, 9.0]
+    assert (thrice.computed, thrice.cached) == (3, 0)
+    again = sweep_n(sweep_cells.scaled(2.0), tmp_path)  # another closure over the same value
+    assert (again.computed, again.cached) == (0, 3) and again.rows == twice.rows
+
+
+def test_lambdas_do_not_share_cells(tmp_path):
+    plus = sweep_n(lambda n, seed: {"value": n + 1}, tmp_path)
+    minus = sweep_n(lambda n, seed: {"value": n - 1}, tmp_path)
+    assert values(plus) == [2, 3, 4] and values(minus) == [0, 1, 2]
+    assert (minus.computed, minus.cached) == (3, 0)
+    assert sweep_n(lambda n, seed: {"value": n + 1}, tmp_path).cached == 3  # the same lambda again
+
+
+def test_partials_over_large_arrays_do_not_share_cells(tmp_path):
+    ones = np.ones(10_000)
+    bumped = ones.copy()
+    bumped[5_000] = 2.0
+    assert repr(ones) == repr(bumped)  # numpy abbreviates: the text of the partials is the same
+    first = sweep_n(functools.partial(sweep_cells.weighted_cell, ones), tmp_path)
+    second = sweep_n(functools.partial(sweep_cells.weighted_cell, bumped), tmp_path)
+    assert values(first) == [10_001.0, 10_002.0, 10_003.0] and values(second) == [10_002.0, 10_003.0, 10_004.0]
+    assert (second.computed, second.cached) == (3, 0)
+    assert sweep_n(functools.partial(sweep_cells.weighted_cell, ones.copy()), tmp_path).cached == 3  # by value
+    nested = [functools.partial(functools.partial(sweep_cells.weighted_cell), weights=w) for w in (ones, bumped)]
+    assert [values(sweep_n(fn, tmp_path)) for fn in nested] == [values(first), values(second)]
+
+
+KEYS_CODE = ("import json, sys\n"
+             f"sys.path.insert(0, {TESTS_DIR!r})\n"
+             "import sweep_cells\n"
+             "from lpgx.sweep import cache_key, function_key\n"
+             "keys = {name: function_key(fn) for name, fn in sweep_cells.key_examples().items()}\n"
+             "keys['a cell'] = cache_key(sweep_cells.scaled(2.5), {'n': 3}, 7)\n"
+             "print(json.dumps(keys))\n")
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "4242"])
+def test_keys_are_the_same_in_another_process(hash_seed):
+    """Keys hold no ids or addresses, and no order of a set of strings (which PYTHONHASHSEED
+    changes): a new process finds the same cells."""
+    here = {name: function_key(fn) for name, fn in sweep_cells.key_examples().items()}
+    here["a cell"] = cache_key(sweep_cells.scaled(2.5), {"n": 3}, 7)
+    assert len(set(here.values())) == len(here)
+    out = subprocess.run([sys.executable, "-c", KEYS_CODE], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONHASHSEED=hash_seed))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == here
+
+
+def module_from(source, name="user_cells"):
+    """A module made from source text, as if a file had been edited and imported again."""
+    module = types.ModuleType(name)
+    exec(compile(textwrap.dedent(source), f"{name}.py", "exec"), module.__dict__)
+    return module
+
+
+USER_CELLS = """
+    SCALE = 2.0
+
+    def helper(n):
+        return n + 1
+
+    def cell(n, seed, offset=0.5):
+        return {"value": SCALE * helper(n) + offset + seed}
+"""
+USER_CELLS_MOVED = """
+    # a comment, and the functions further down
+    SCALE = 2.0
+
+
+    def helper(n):
+        # why
+        return n + 1
+
+    def cell(n, seed, offset=0.5):
+        return {"value": SCALE * helper(n) + offset + seed}  # the value
+"""
+
+
+@pytest.mark.parametrize("old, new", [
+    ("SCALE * helper(n)", "SCALE * helper(n) * 1"),  # the body
+    ("offset=0.5", "offset=0.25"),  # a default
+    ("SCALE = 2.0", "SCALE = 3.0"),  # a constant it reads
+    ("return n + 1", "return n + 2"),  # a helper of its module that it calls
+])
+def test_editing_the_function_changes_its_key(old, new):
+    key = function_key(module_from(USER_CELLS).cell)
+    assert function_key(module_from(USER_CELLS).cell) == key  # imported again, unchanged
+    assert function_key(module_from(USER_CELLS_MOVED).cell) == key  # comments and line numbers do not count
+    assert function_key(module_from(USER_CELLS, "other_cells").cell) != key  # same code, another module
+    edited = USER_CELLS.replace(old, new)
+    assert edited != USER_CELLS and function_key(module_from(edited).cell) != key
+
+
+def test_function_key_of_instances_methods_and_functions_in_functions():
+    k = function_key
+    Scaled = sweep_cells.Scaled
+    assert k(Scaled(2.0)) == k(Scaled(2.0)) != k(Scaled(3.0))
+    assert k(Scaled(2.0).cell) == k(Scaled(2.0).cell) != k(Scaled(3.0).cell)
+    assert k(Scaled(2.0).cell) != k(Scaled(2.0))
+    assert k(sweep_cells.compose(math.sqrt)) != k(sweep_cells.compose(math.log))
+    assert k(sweep_cells.compose(lambda n: 2 * n)) != k(sweep_cells.compose(lambda n: 3 * n))
+    assert k(sweep_cells.recursive()) == k(sweep_cells.recursive())
+    assert sweep(sweep_cells.recursive(), {"n": [3]}, backend="sequential", progress=False).rows[0]["value"] == 3
+
+
+def test_a_value_without_a_key_is_a_clear_error(tmp_path):
+    lock = threading.Lock()
+
+    def cell(n, seed):
+        with lock:
+            return {"value": n}
+
+    with pytest.raises(TypeError, match="captured variable 'lock'.*cannot pickle"):
+        sweep_n(cell, tmp_path)
+    assert os.listdir(tmp_path) == []
+    # without cache_dir no key is needed
+    assert values(sweep(cell, {"n": [1, 2]}, backend="sequential", progress=False)) == [1, 2]
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,7 +572,15 @@ def test_bad_results(out, error, match, tmp_path, monkeypatch):
 
 
 def test_ray_missing_is_a_clear_error():
-    if importlib.util.find_spec("ray") is not None:
-        pytest.skip("ray is installed")
-    with pytest.raises(ImportError, match=r"ray.*pip install"):
-        sweep(sweep_cells.seed_only_cell, {}, backend="ray", progress=False)
+    """As if ray were not installed (in a subprocess: this one may hold a Ray cluster)."""
+    code = ("import sys; sys.modules['ray'] = None\n"
+            f"sys.path.insert(0, {TESTS_DIR!r})\n"
+            "import sweep_cells\n"
+            "from lpgx.sweep import sweep\n"
+            "try:\n"
+            "    sweep(sweep_cells.seed_only_cell, {}, backend='ray', progress=False)\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "this needs ray: pip install 'lpgx[ray]'" in out.stdout

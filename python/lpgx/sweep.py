@@ -2,12 +2,14 @@
 
 ``sweep(fn, grid, seeds)`` calls ``fn(**params, seed=seed)`` for every cell of the
 Cartesian product of ``grid`` and ``seeds``, on local processes (joblib/loky), threads,
-this process, a Dask cluster or Ray. With ``cache_dir`` every cell is written to its own
-JSON file the moment it finishes, so an interrupted or failed sweep resumes where it
-stopped: a re-run loads the finished cells and computes only the missing ones.
+this process, a Dask cluster or a Ray cluster. With ``cache_dir`` every cell is written to
+its own JSON file the moment it finishes, so an interrupted or failed sweep resumes where it
+stopped: a re-run loads the finished cells and computes only the missing ones. The files
+are keyed by ``fn`` by value (its code and the values it holds), params and seed.
 """
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import itertools
@@ -15,12 +17,16 @@ import json
 import numbers
 import operator
 import os
+import pickle
+import signal
+import threading
 import time
 import traceback
+import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -28,7 +34,7 @@ from ._io import atomic_write
 from ._optional import require
 
 BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 Scalar = Union[None, bool, int, float, str]
 Row = Dict[str, Any]
@@ -220,10 +226,9 @@ def _check_count(value: Any, name: str, allow_none: bool) -> Optional[int]:
 
 
 def _fn_name(fn: Callable[..., Any]) -> str:
-    """module.qualname of ``fn`` (the cache key's function part)."""
+    """module.qualname of ``fn``, for people reading the cache files (the key is :func:`function_key`)."""
     if isinstance(fn, functools.partial):
-        args = [repr(a) for a in fn.args] + [f"{k}={v!r}" for k, v in sorted(fn.keywords.items())]
-        return f"functools.partial({_fn_name(fn.func)}, {', '.join(args)})"
+        return f"functools.partial({_fn_name(fn.func)}, ...)"
     qualname = getattr(fn, "__qualname__", None)
     if qualname is None:  # a callable instance
         qualname = type(fn).__qualname__
@@ -258,15 +263,190 @@ def _clean_result(result: Any, params: Mapping[str, Any], seed: int) -> Dict[str
 
 
 # --------------------------------------------------------------------------------------------
+# The function's part of the cache key: fn by value, so that two functions never share cells
+
+
+class _KeyContext:
+    """State shared by the hashers of one key: digests of the functions met so far, and the
+    functions being hashed (a function reached again inside itself is a recursion)."""
+
+    def __init__(self) -> None:
+        self.digests: Dict[int, Tuple[Any, str]] = {}  # id -> (the function, kept alive; digest)
+        self.active: List[int] = []
+
+
+class _Unhashable(TypeError):
+    """A part of fn that cannot be hashed, with where it is."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        super().__init__(f"{where} cannot be hashed ({type(cause).__name__}: {cause})")
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    """Numbers, strings, numpy arrays (not of objects) and containers of them: the module-level
+    data a function's result may depend on, hashed by value."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return True
+    if isinstance(value, np.ndarray):
+        return not value.dtype.hasobject
+    if depth >= 8:
+        return False
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return all(_is_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_is_plain(k, depth + 1) and _is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _global_names(code: types.CodeType) -> Set[str]:
+    """The global names that ``code`` (or code nested in it) reads."""
+    names = {str(ins.argval) for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _code_parts(code: types.CodeType) -> Tuple[Any, ...]:
+    """What ``code`` does: bytecode, constants (nested code included), names and signature; not
+    its file or line numbers, so comments and moves keep the key (Python versions may not)."""
+    consts = tuple(_code_parts(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return ("code", code.co_name, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+            code.co_flags, code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
+            code.co_cellvars)
+
+
+@functools.lru_cache(maxsize=None)
+def _hasher_type() -> Any:
+    """joblib's hasher (arrays by their bytes; dicts and sets in an order of their own, not
+    PYTHONHASHSEED's), made to see functions by value, and frozensets in a fixed order too."""
+    hashing = require("joblib.hashing")
+
+    class FunctionHasher(hashing.NumpyHasher):  # type: ignore[misc, name-defined, unused-ignore]
+        def __init__(self, context: _KeyContext) -> None:
+            super().__init__(hash_name="sha256")
+            self.context = context
+
+        def save(self, obj: Any) -> None:
+            if isinstance(obj, types.FunctionType):
+                obj = ("function", _function_digest(obj, self.context))
+            elif isinstance(obj, types.MethodType):  # joblib's own rule drops the method's code
+                obj = ("method", obj.__func__, obj.__self__)
+            elif isinstance(obj, type):  # classes by name (pickle's rule fails for local ones)
+                obj = ("class", obj.__module__, obj.__qualname__)
+            elif isinstance(obj, types.ModuleType):
+                obj = ("module", obj.__name__)
+            elif isinstance(obj, types.CodeType):
+                obj = _code_parts(obj)
+            elif isinstance(obj, frozenset):  # joblib orders sets, not frozensets (PYTHONHASHSEED)
+                try:
+                    items = sorted(obj)
+                except TypeError:
+                    items = sorted(obj, key=lambda v: _digest(v, self.context))
+                obj = ("frozenset", tuple(items))
+            else:
+                call = getattr(type(obj), "__call__", None)
+                if isinstance(call, types.FunctionType):  # a callable instance: its __call__'s code too
+                    self._hash.update(_function_digest(call, self.context).encode())
+            super().save(obj)
+
+    return FunctionHasher
+
+
+def _digest(obj: Any, context: _KeyContext) -> str:
+    return str(_hasher_type()(context).hash(obj))
+
+
+def _function_digest(fn: types.FunctionType, context: _KeyContext) -> str:
+    """SHA-256 of a Python function: its name, code, defaults, captured values and the globals it
+    reads that are plain data or functions of its own module (those by value, recursively)."""
+    key = id(fn)
+    if key in context.active:
+        return f"recursion {context.active.index(key)}"
+    known = context.digests.get(key)
+    if known is not None:
+        return known[1]
+    module = getattr(fn, "__module__", None)
+    parts: List[Tuple[str, Any]] = [
+        ("name", (module, fn.__qualname__)), ("code", _code_parts(fn.__code__)),
+        ("defaults", fn.__defaults__), ("keyword defaults", fn.__kwdefaults__)]
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            parts.append((f"captured variable {name!r}", cell.cell_contents))
+        except ValueError:  # not assigned yet
+            parts.append((f"unassigned captured variable {name!r}", None))
+    for name in sorted(_global_names(fn.__code__)):
+        if name in fn.__globals__:
+            value = fn.__globals__[name]
+            if _is_plain(value) or (isinstance(value, types.FunctionType) and value.__module__ == module):
+                parts.append((f"global {name!r}", value))
+    context.active.append(key)
+    try:
+        digests = []
+        for where, value in parts:
+            try:
+                digests.append((where, _digest(value, context)))
+            except _Unhashable:
+                raise
+            except Exception as exc:
+                raise _Unhashable(f"the {where} of {fn.__qualname__}", exc) from exc
+    finally:
+        context.active.pop()
+    digest = _digest(digests, context)
+    context.digests[key] = (fn, digest)
+    return digest
+
+
+def function_key(fn: Callable[..., Any]) -> str:
+    """The SHA-256 (hex) that stands for ``fn`` in :func:`cache_key`: ``fn`` by value.
+
+    A Python function is seen by its module, qualified name, bytecode and constants, default
+    values, the values it captures (closures) and the globals it reads that are plain data
+    (numbers, strings, numpy arrays and containers of them) or functions of its own module
+    (recursively, the same way). A ``functools.partial`` is seen by its function and
+    arguments, a bound method by its function and instance, a callable instance by its state
+    (as pickled) and its ``__call__``. Values are hashed as :func:`joblib.hash` does (numpy
+    arrays by their bytes); classes, modules and the functions of other modules (libraries,
+    lpgx itself) by name only: after changing those, use a fresh cache folder.
+
+    So two closures of one factory over different values, two lambdas, or partials over
+    different arrays have different keys; editing the function, a helper of its module that it
+    calls or a constant it reads changes the key; comments and blank lines do not. The key is
+    the same in every process (no ids or addresses) running the same Python version.
+
+    Raises
+    ------
+    TypeError
+        If a value ``fn`` holds cannot be pickled (a lock, an open file): the message names it.
+    ImportError
+        If joblib is not installed.
+    """
+    try:
+        return _digest(fn, _KeyContext())
+    except _Unhashable as exc:
+        raise TypeError(f"fn: no cache key for {_fn_name(fn)}: {exc}. With cache_dir, the values fn "
+                        f"holds must be picklable (or sweep without cache_dir)") from None
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(f"fn: no cache key for {_fn_name(fn)}: {type(exc).__name__}: {exc}. With "
+                        f"cache_dir, the values fn holds must be picklable (or sweep without "
+                        f"cache_dir)") from None
+
+
+# --------------------------------------------------------------------------------------------
 # The cache
 
 
-def cache_key(fn_name: str, params: Mapping[str, Any], seed: int) -> str:
-    """SHA-256 of the canonical JSON of ``{"fn": fn_name, "params": params, "seed": seed}``."""
-    return hashlib.sha256(_canonical({"fn": fn_name, "params": dict(params), "seed": seed}).encode()).hexdigest()
+def cache_key(fn: Callable[..., Any], params: Mapping[str, Any], seed: int) -> str:
+    """The name (without ``.json``) of a cell's file in ``cache_dir``: the SHA-256 of the canonical
+    JSON of ``{"fn": function_key(fn), "params": params, "seed": seed}``."""
+    return _cell_key(function_key(fn), params, seed)
 
 
-def _load_cached(path: Path, fn_name: str, params: Mapping[str, Any], seed: int) -> Optional[Dict[str, Scalar]]:
+def _cell_key(fn_key: str, params: Mapping[str, Any], seed: int) -> str:
+    return hashlib.sha256(_canonical({"fn": fn_key, "params": dict(params), "seed": seed}).encode()).hexdigest()
+
+
+def _load_cached(path: Path, fn_key: str, params: Mapping[str, Any], seed: int) -> Optional[Dict[str, Scalar]]:
     """The stored result, or None (missing, or corrupt: then with a warning)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -279,7 +459,7 @@ def _load_cached(path: Path, fn_name: str, params: Mapping[str, Any], seed: int)
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            if (data.get("fn") != fn_name or data.get("seed") != seed
+            if (data.get("fn_key") != fn_key or data.get("seed") != seed
                     or _canonical(data.get("params")) != _canonical(dict(params))):
                 raise ValueError("it belongs to another cell")
             return _clean_result(data["result"], params, seed)
@@ -290,9 +470,9 @@ def _load_cached(path: Path, fn_name: str, params: Mapping[str, Any], seed: int)
     return None
 
 
-def _store(path: Path, fn_name: str, params: Mapping[str, Any], seed: int, result: Mapping[str, Scalar],
-           seconds: float) -> None:
-    record = {"format": CACHE_FORMAT, "fn": fn_name, "params": dict(params), "seed": seed,
+def _store(path: Path, fn_name: str, fn_key: str, params: Mapping[str, Any], seed: int,
+           result: Mapping[str, Scalar], seconds: float) -> None:
+    record = {"format": CACHE_FORMAT, "fn": fn_name, "fn_key": fn_key, "params": dict(params), "seed": seed,
               "result": dict(result), "seconds": seconds}
     text = json.dumps(record, indent=1, allow_nan=True, default=_json_default) + "\n"
     atomic_write(path, lambda f: f.write(text), mode="w")
@@ -327,7 +507,7 @@ def _run_cell(fn: Callable[..., Any], index: int, params: Dict[str, Any], seed: 
     """Runs in the worker: ``(index, ok, result or (exception, traceback text), seconds)``.
 
     A failure comes back as a value, not raised: joblib would then drop the results that
-    finished just before it instead of handing them over to be cached."""
+    finished just before it instead of handing them over to be cached (and Ray would wrap it)."""
     t0 = time.perf_counter()
     try:
         result = _call(fn, params, seed)
@@ -354,22 +534,17 @@ def _joblib_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any]
         n = max(1, min(n, len(todo)))
         if backend == "loky":
             config["inner_max_num_threads"] = threads_per_worker
-    else:
+    else:  # dask
         n = -1 if n_jobs is None else n_jobs
-        if backend == "dask":
-            require("distributed")
-            if client is None:
-                import distributed
-                try:
-                    client = distributed.get_client()
-                except ValueError:
-                    raise ValueError("backend='dask' needs a dask.distributed Client: pass client=..., or "
-                                     "create one first (distributed.Client(...) becomes the default)") from None
-            config["client"] = client
-        else:  # ray
-            require("ray")
-            from ray.util.joblib import register_ray  # type: ignore[import-not-found, unused-ignore]
-            register_ray()
+        require("distributed")
+        if client is None:
+            import distributed
+            try:
+                client = distributed.get_client()
+            except ValueError:
+                raise ValueError("backend='dask' needs a dask.distributed Client: pass client=..., or "
+                                 "create one first (distributed.Client(...) becomes the default)") from None
+        config["client"] = client
     tasks = (joblib.delayed(_run_cell)(fn, i, params, seed) for i, params, seed in todo)
     with joblib.parallel_config(**config):
         # batch_size=1: each cell comes back (and is cached) the moment it finishes.
@@ -387,6 +562,82 @@ def _joblib_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any]
                 results.close()  # on an error or Ctrl-C: stop the remaining cells
 
 
+def _ray_results(fn: Callable[..., Any], todo: List[Tuple[int, Dict[str, Any], int]], n_jobs: Optional[int],
+                 threads_per_worker: int) -> Iterator[Tuple[int, bool, Any, float]]:
+    """Cells as Ray tasks, handed over as each finishes (``ray.wait``), at most ``n_jobs`` at once.
+
+    Ray's own API, not joblib's Ray backend: that backend cannot hand results over as they
+    finish. On an error or Ctrl-C the remaining cells are cancelled before this returns."""
+    ray = require("ray")
+    if not ray.is_initialized():
+        ray.init()  # the cluster at RAY_ADDRESS, else a new local one
+    # each cell reserves its OpenMP threads' cores; the variable is read when a worker starts,
+    # and Ray keeps the workers of each environment apart
+    run = ray.remote(_run_cell).options(num_cpus=threads_per_worker, runtime_env={
+        "env_vars": {"OMP_NUM_THREADS": str(threads_per_worker)}})
+    fn_ref = ray.put(fn)  # sent once, not with every cell
+    window = len(todo) if n_jobs is None else n_jobs
+    queue = iter(todo)
+    pending: List[Any] = []
+    with _SigintBetweenCalls() as sigint:
+        try:
+            while True:
+                for i, params, seed in itertools.islice(queue, window - len(pending)):
+                    pending.append(run.remote(fn_ref, i, params, seed))
+                if not pending:
+                    return
+                done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+                sigint.deliver()
+                if done:
+                    yield ray.get(done[0])
+        finally:
+            _ray_cancel(ray, pending)
+
+
+def _ray_cancel(ray: Any, pending: List[Any]) -> None:
+    """Cancel Ray tasks and wait until none runs: queued ones are dropped, running ones get a
+    KeyboardInterrupt; those still running 5 s later are killed with their worker."""
+    for force in (False, True):
+        if not pending:
+            return
+        for ref in pending:
+            ray.cancel(ref, force=force)
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=5.0)
+
+
+class _SigintBetweenCalls:
+    """Holds Ctrl-C back while Ray's blocking calls run and hands it to the previous handler
+    between them: a KeyboardInterrupt raised inside ``ray.wait`` can make Ray's core worker
+    abort the process ("Tried to complete task that was not pending", Ray 2.60), which would
+    lose the traceback (and a notebook's kernel)."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.received = False
+
+    def __enter__(self) -> "_SigintBetweenCalls":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # not SIG_IGN or SIG_DFL: those stay as they are
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def deliver(self) -> None:
+        if self.received:
+            self.received = False
+            self.previous(signal.SIGINT, None)  # by default: raises KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            if exc[0] is None:
+                self.deliver()
+
+
 def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]], seeds: Iterable[int] = (0,),
           backend: str = "loky", n_jobs: Optional[int] = None, cache_dir: Union[None, str, "os.PathLike[str]"] = None,
           progress: bool = True, threads_per_worker: int = 1, client: Any = None) -> SweepResult:
@@ -395,10 +646,11 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     Parameters
     ----------
     fn : callable
-        A picklable top-level function (for process, Dask and Ray backends) called as
-        ``fn(**params, seed=seed)``; it returns a dict of JSON-serialisable scalars (float,
-        int, str, bool, None; numpy scalars are converted). Its keys must differ from the grid
-        names and ``"seed"``.
+        Called as ``fn(**params, seed=seed)``; it returns a dict of JSON-serialisable scalars
+        (float, int, str, bool, None; numpy scalars are converted). Its keys must differ from
+        the grid names and ``"seed"``. The process, Dask and Ray backends send it to their
+        workers (cloudpickle: closures and lambdas too; a module-level function by name, so
+        its module must be importable there).
     grid : dict
         Parameter name -> list of JSON-serialisable values. The cells are the Cartesian
         product of the value lists (first name outermost) times ``seeds`` (innermost).
@@ -409,24 +661,31 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
         ``"loky"``: local worker processes (joblib); ``"threading"``: threads of this process
         (the C++ core releases the GIL); ``"sequential"``: one after the other, in this
         process; ``"dask"``: the workers of a ``distributed.Client`` (``client``, or the
-        default client); ``"ray"``: a Ray cluster (``ray.util.joblib``).
+        default client); ``"ray"``: Ray tasks on the cluster this process is connected to
+        (``ray.init(...)`` first; else ``ray.init()``: the cluster at ``RAY_ADDRESS`` or a new
+        local one).
     n_jobs : int, optional
-        Cells run at once; ``None``: all cores for loky and threading, all workers for Dask
-        and Ray. Ignored by ``"sequential"``.
+        Cells run at once; ``None``: all cores for loky and threading, all workers for Dask,
+        as many as Ray's CPUs allow. Ignored by ``"sequential"``.
     cache_dir : str or path-like, optional
-        Folder of per-cell result files ``<key>.json``, with ``key`` the SHA-256 of the
-        canonical JSON of ``{"fn": module.qualname of fn, "params": params, "seed": seed}``.
-        Each cell is written (atomically) the moment it finishes; cells already there are
-        loaded instead of computed, and unreadable files are recomputed with a warning. The
-        key does not see ``fn``'s code: after changing it, use a fresh folder.
+        Folder of per-cell result files ``<key>.json`` (:func:`cache_key`): the SHA-256 of
+        ``fn`` by value (:func:`function_key`: its code, the values it captures, its defaults
+        and partial arguments, the plain-data globals and same-module functions it reads),
+        ``params`` and ``seed``. Each cell is written (atomically) the moment it finishes;
+        cells already there are loaded instead of computed, and unreadable files are
+        recomputed with a warning. Two different functions never share cells, and editing
+        ``fn`` (not just its comments) starts afresh; the same ``fn`` finds its cells from any
+        process. Library code ``fn`` calls is seen by name only: after upgrading it, use a
+        fresh folder. Needs joblib, and the values ``fn`` holds must be picklable.
     progress : bool
         A tqdm progress bar over the cells (silently none if tqdm is not installed).
     threads_per_worker : int
-        OpenMP threads of each loky worker (``OMP_NUM_THREADS`` in the workers, through
-        ``joblib.parallel_config(inner_max_num_threads=...)``). The other backends keep
-        their own setting: ``"sequential"`` and ``"threading"`` that of this process, Dask
-        that of its workers (its nannies set ``OMP_NUM_THREADS=1`` unless configured
-        otherwise). Results never depend on thread counts, only the speed does.
+        OpenMP threads of each loky or Ray worker (``OMP_NUM_THREADS`` in the workers: for
+        loky through ``joblib.parallel_config(inner_max_num_threads=...)``, for Ray through
+        the tasks' ``runtime_env``, each cell also reserving that many of Ray's CPUs). The
+        other backends keep their own setting: ``"sequential"`` and ``"threading"`` that of
+        this process, Dask that of its workers (its nannies set ``OMP_NUM_THREADS=1`` unless
+        configured otherwise). Results never depend on thread counts, only the speed does.
     client : distributed.Client, optional
         The Dask client for ``backend="dask"``.
 
@@ -439,8 +698,11 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     ------
     Exception
         The first exception raised by a cell, unchanged (on Python >= 3.11 with a note
-        naming the cell). The sweep stops there; the cells finished before are in
-        ``cache_dir``, so a re-run computes only the rest. Likewise on Ctrl-C.
+        naming the cell). The sweep stops there (the running cells are stopped, the others
+        not started); the cells finished before are in ``cache_dir``, so a re-run computes
+        only the rest. Likewise on Ctrl-C.
+    TypeError
+        With ``cache_dir``, if a value ``fn`` holds cannot be pickled, so it has no key.
 
     Examples
     --------
@@ -463,6 +725,7 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     threads = _check_count(threads_per_worker, "threads_per_worker", allow_none=False)
     assert threads is not None
     fn_name = _fn_name(fn)
+    fn_key = function_key(fn) if cache_dir is not None else ""
 
     cells = [(dict(zip(names, combo)), seed) for combo in itertools.product(*values) for seed in seed_list]
     results: List[Optional[Dict[str, Scalar]]] = [None] * len(cells)
@@ -472,9 +735,9 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
         folder = Path(cache_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for i, (params, seed) in enumerate(cells):
-            path = folder / f"{cache_key(fn_name, params, seed)}.json"
+            path = folder / f"{_cell_key(fn_key, params, seed)}.json"
             paths[i] = path
-            results[i] = _load_cached(path, fn_name, params, seed)
+            results[i] = _load_cached(path, fn_key, params, seed)
             cached += results[i] is not None
     todo = [(i, params, seed) for i, ((params, seed), r) in enumerate(zip(cells, results)) if r is None]
 
@@ -492,6 +755,8 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
             outputs: Iterable[Tuple[int, bool, Any, float]] = ()
         elif backend == "sequential":
             outputs = _sequential_results(fn, todo)
+        elif backend == "ray":
+            outputs = _ray_results(fn, todo, n_jobs, threads)
         else:
             outputs = _joblib_results(fn, todo, backend, n_jobs, threads, client)
         try:
@@ -506,7 +771,7 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
                 results[i] = clean
                 target = paths[i]
                 if target is not None:
-                    _store(target, fn_name, params, seed, clean, seconds)
+                    _store(target, fn_name, fn_key, params, seed, clean, seconds)
                 computed += 1
                 if bar is not None:
                     bar.update(1)
@@ -525,4 +790,4 @@ def sweep(fn: Callable[..., Mapping[str, Any]], grid: Mapping[str, Sequence[Any]
     return SweepResult(rows=rows, computed=computed, cached=cached, seconds=time.perf_counter() - t0)
 
 
-__all__ = ["BACKENDS", "SweepResult", "cache_key", "sweep"]
+__all__ = ["BACKENDS", "SweepResult", "cache_key", "function_key", "sweep"]
