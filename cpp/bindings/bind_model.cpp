@@ -121,6 +121,24 @@ void bind_model(py::module_& m) {
              return py::make_tuple(gap, r2);
            },
            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
+      .def("kl_along",
+           [](const ModelHandle& h, const ModelHandle& reference, const CArray<double>& x,
+              const CArray<std::int32_t>& y, int n_threads) {
+             require(reference.spec.k == h.spec.k && reference.spec.N == h.spec.N && reference.spec.d == h.spec.d &&
+                         reference.spec.blocks == h.spec.blocks,
+                     "reference: its sizes and blocks differ from the model's");
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y");
+             CArray<double> kl({xc.n, Index(h.spec.N)}), log_rho({xc.n, Index(h.spec.N)});
+             double* kp = kl.mutable_data();
+             double* rp = log_rho.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) {
+               const Policy ref = reference.policy();
+               kl_along(pol, ref, xc.data(), yc.data(), xc.n, kp, rp, n_threads);
+             });
+             return py::make_tuple(kl, log_rho);
+           },
+           py::arg("reference"), py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
       .def("count_matches",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, Index n_samples,
               std::uint64_t key, int n_threads) {

@@ -150,8 +150,9 @@ void bind_training(py::module_& m) {
 
   m.def(
       "pg_step",
-      [](ModelPtr model, TrainConfig cfg, const CArray<double>& x, const CArray<std::int32_t>& ystar,
-         const CArray<std::int32_t>& y, std::uint64_t noise_key, const py::object& reward_fn,
+      // One step from given responses y ((B·G)×N); the oracle's noise comes from cfg.seed.
+      [](ModelPtr model, std::optional<ModelPtr> reference, TrainConfig cfg, const CArray<double>& x,
+         const CArray<std::int32_t>& ystar, const CArray<std::int32_t>& y, const py::object& reward_fn,
          const CArray<double>& opt_state) {
         const Spec& spec = model->spec;
         const Contexts xc(x, spec.d, "x");
@@ -175,15 +176,16 @@ void bind_training(py::module_& m) {
           StepInputs in;
           in.x = xc.data();
           in.ystar = ys.data();
-          in.noise_key = noise_key;
+          in.noise_key = cfg.seed;
           in.given = yc.data();
-          const Policy ref = model->policy();  // the reference: the model before the step
+          // the reference: the given model, or this one before the step
+          const Policy ref = reference ? (*reference)->policy() : model->policy();
           mean_r = step.run(model->w.data(), opt.data(), nullptr, &ref, oracle, in, out.data()).mean_reward;
         });
         return py::make_tuple(mean_r, oracle.queries(), owned(opt, {spec.num_params}));
       },
-      py::arg("model"), py::arg("cfg"), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
-      py::arg("y").noconvert(), py::arg("noise_key"), py::arg("reward_fn"), py::arg("opt_state").noconvert());
+      py::arg("model"), py::arg("reference"), py::arg("cfg"), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
+      py::arg("y").noconvert(), py::arg("reward_fn"), py::arg("opt_state").noconvert());
 
   m.def(
       "judge",

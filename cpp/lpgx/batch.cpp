@@ -193,6 +193,30 @@ void entropy_and_kl_along_samples(const Policy& pol, const Policy& ref, const do
   }
 }
 
+void kl_along(const Policy& pol, const Policy& ref, const double* x, const std::int32_t* y, Index B, double* kl,
+              double* log_rho, int n_threads) {
+  const Spec& s = pol.spec();
+  struct State {
+    SeqState cur, ref;
+  };
+  ErrorFlag err;
+  parallel_for_with(B, n_threads, [&] { return State{SeqState(s.k), SeqState(s.k)}; }, [&](Index b, State& w) {
+    const std::int32_t* yb = y + b * s.N;
+    pol.begin(x + b * s.d, w.cur);
+    ref.begin(x + b * s.d, w.ref);
+    for (int i = 0; i < s.N; ++i) {
+      NextToken t, u;
+      const int prev = i ? yb[i - 1] : -1;
+      if (!pol.next(w.cur, i, prev, t)) { err.set(pol.non_finite_message()); return; }
+      if (!ref.next(w.ref, i, prev, u)) { err.set(ref.non_finite_message()); return; }
+      double h;
+      entropy_and_kl(t, u, h, kl[b * s.N + i]);
+      log_rho[b * s.N + i] = u.norm.log_prob(u.logits[yb[i]]) - t.norm.log_prob(t.logits[yb[i]]);
+    }
+  });
+  err.rethrow();
+}
+
 double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads) {
   const int N = pol.spec().N;
   std::vector<double> tok(static_cast<std::size_t>(B * N)), worst(static_cast<std::size_t>(B));

@@ -50,6 +50,11 @@ void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Inde
 void entropy_and_kl_along_samples(const Policy& pol, const Policy& ref, const double* x, Index B, std::uint64_t key,
                                   double& entropy, double& kl, int n_threads);
 
+// Along given responses: the exact per-token KL(π(·|s) ‖ π_ref(·|s)) into kl (B×N) and
+// log ρ = log π_ref(y_i|s) − log π(y_i|s) at the drawn tokens into log_rho (B×N).
+void kl_along(const Policy& pol, const Policy& ref, const double* x, const std::int32_t* y, Index B, double* kl,
+              double* log_rho, int n_threads);
+
 // log of the token-level Likelihood Quantile at eps (theory §5): the ⌊eps·B⌋+1-th smallest of
 // min_i log p(y_i | x, y_<i) over the B sequences (0 when ⌊eps·B⌋ = B).
 double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads);

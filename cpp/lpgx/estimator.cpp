@@ -35,7 +35,7 @@ void column_advantages(const Estimator& e, const RewardSpec& rw, const double* r
       double ss = 0.0;
       for (int g = 0; g < G; ++g) ss += (r[g * stride] - mean) * (r[g * stride] - mean);
       const double div = e.scale == Estimator::kScaleGroup ? std::sqrt(ss / double(G - 1)) + e.eps : 1.0;
-      for (int g = 0; g < G; ++g) A[g * stride] = (r[g * stride] - mean) / div;
+      for (int g = 0; g < G; ++g) A[g * stride] = ss == 0.0 ? 0.0 : (r[g * stride] - mean) / div;  // all equal: 0
       return;
     }
     case Estimator::kPassAtK: {  // on the verdicts c_g = [r_g = pos] (theory §10)
@@ -127,7 +127,8 @@ void channel_coefficients(const Estimator& est, const RewardSpec& reward, const 
     coef[0] = reward.pos - baseline;
     coef[1] = reward.neg - baseline;
   } else if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
-    coef[0] = 1.0 / (stats.sd[0] + est.eps);
+    const double div = stats.sd[0] + est.eps;  // 0 only when every reward, so every advantage, is equal
+    coef[0] = div > 0.0 ? 1.0 / div : 0.0;
   }
 }
 
@@ -148,7 +149,10 @@ void advantages(const Estimator& est, const RewardSpec& reward, const double* r,
       const std::size_t j = std::size_t(process ? i : 0);
       double A = col[std::size_t(b * width) + j];
       if (est.kind == Estimator::kReinforce && est.baseline) A -= stats.mean[j];
-      if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) A /= stats.sd[j] + est.eps;
+      if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
+        const double div = stats.sd[j] + est.eps;
+        A = div > 0.0 ? A / div : 0.0;
+      }
       adv[b * N + i] = A;
     }
 }

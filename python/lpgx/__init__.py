@@ -14,7 +14,7 @@ from .estimators import GRPO, RLOO, PassAtK, Reinforce
 from .optim import SGD, Adagrad, AdaptiveStep
 from .rewards import CallableReward, OutcomeReward, ProcessReward
 from .training import TrainResult, pg_step, post_train, pretrain
-from . import algorithms, experiments, planted
+from . import algorithms, exact, experiments, planted
 from .algorithms import AlgoResult
 from .planted import FiniteTask, combination_lock, staircase
 from .sweep import SweepResult, sweep
@@ -34,7 +34,7 @@ def max_threads() -> int:
 
 __all__ = [
     "Adagrad", "AdaptiveStep", "Behavior", "GRPO", "PassAtK", "RLOO", "Reinforce", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
-    "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms",
+    "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms", "exact",
     "combination_lock", "experiments", "planted", "staircase", "SweepResult", "sweep",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",

@@ -58,9 +58,9 @@ class TrainResult:
     test_kl: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: at test_steps: log token-level LQ(0.1) of y* on the test contexts (docs/theory.md §5)
     test_token_log_lq: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    #: (steps,) fraction of groups whose G rewards were all equal (NaN for G = 1)
+    #: (steps,) fraction of groups whose G rewards were all equal (empty for G = 1)
     all_equal: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    #: (steps,) fraction of weighted tokens clipped in the reuse epochs (NaN without reuse)
+    #: (steps,) fraction of weighted tokens clipped in the reuse epochs (empty without reuse)
     clipped: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def to_pandas(self) -> Any:
@@ -157,8 +157,9 @@ def _run(model: LinearARModel, task: Any, cfg: Any, reward: Optional[_Reward], b
                            queries=rec["queries"][:n], mean_reward=rec["mean_reward"][:n],
                            success=rec["success"][:n], seconds=time.perf_counter() - t0, steps_done=n,
                            config=config, test_entropy=rec["test_entropy"][tested], test_kl=rec["test_kl"][tested],
-                           test_token_log_lq=rec["test_token_log_lq"][tested], all_equal=rec["all_equal"][:n],
-                           clipped=rec["clipped"][:n])
+                           test_token_log_lq=rec["test_token_log_lq"][tested],
+                           all_equal=rec["all_equal"][:n] if cfg.estimator.group_size > 1 and reward else np.zeros(0),
+                           clipped=rec["clipped"][:n] if cfg.estimator.epochs > 1 else np.zeros(0))
     try:
         run.run(None if reward is None else reward._callable(), hook)
     except BaseException as exc:  # Ctrl-C or a failing user reward: keep what was done
@@ -278,29 +279,37 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
 
 def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLike = "outcome",
             optimizer: OptimizerLike = None, baseline: Optional[bool] = None, rng: _rng.RNGLike = None,
-            n_threads: Optional[int] = None) -> float:
-    """One PG update of ``model`` from given responses ``y`` to contexts ``x`` with correct
-    responses ``y_star`` (the loop body of :func:`post_train`, for inspection and tests).
-    ``reward=None`` is a supervised step (A = 1). Returns the mean reward."""
+            n_threads: Optional[int] = None, estimator: Optional[Estimator] = None) -> float:
+    """One PG update of ``model`` from given responses (the loop body of :func:`post_train`,
+    for inspection and tests): contexts ``x`` (B, d) with correct responses ``y_star`` (B, N)
+    and the estimator's G responses per context ``y`` (B·G, N), context by context.
+    ``reward=None`` is a supervised step (A = 1). ``estimator`` and ``baseline`` as in
+    :func:`post_train` (a KL term's default reference: the model before the step). Returns the
+    mean reward."""
     model = check_model(model)
     x = v.contexts(x, model.context_dim)
-    shape = (x.shape[0], model.seq_len)
-    y_star = v.tokens(y_star, shape, model.vocab_size, "y_star")
-    y = v.tokens(y, shape, model.vocab_size, "y")
+    y_star = v.tokens(y_star, (x.shape[0], model.seq_len), model.vocab_size, "y_star")
     opt = make_optimizer(optimizer)
     cfg = _core.TrainConfig()
     cfg.one_pass = _ONE_PASS
     cfg.n_threads = v.n_threads(n_threads)
     cfg.optimizer = opt._core_config()
-    rew = None
+    cfg.seed = _rng.key(rng)
+    rew, est = None, None
     if reward is None:
         cfg.reward.kind = _core.RewardKind.none
         cfg.estimator.kind = _core.EstimatorKind.supervised
+        if estimator is not None:
+            raise ValueError("a supervised step (reward=None) takes no estimator")
     else:
         rew = make_reward(reward)
         cfg.reward = rew._core_spec()
-        cfg.estimator.baseline = (rew.kind == "outcome") if baseline is None else v.flag(baseline, "baseline")
-    mean_r, queries, opt.state = _core.pg_step(model._h, cfg, x, y_star, y, _rng.key(rng),
+        est = make_estimator(estimator, baseline)
+        cfg.estimator = est._core_config(rew.kind)
+    G = 1 if est is None else est.group_size
+    y = v.tokens(y, (x.shape[0] * G, model.seq_len), model.vocab_size, "y")
+    reference = None if est is None or est.reference is None else est.reference._h
+    mean_r, queries, opt.state = _core.pg_step(model._h, reference, cfg, x, y_star, y,
                                                None if rew is None else rew._callable(),
                                                opt._state_for(model.num_params))
     if rew is not None:
