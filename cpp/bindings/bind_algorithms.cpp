@@ -8,15 +8,14 @@ namespace {
 
 class AlgoRun : RunTarget {
  public:
-  AlgoRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const AlgoConfig& cfg, double flip_prob,
-          const py::object& eval)
+  AlgoRun(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base, const AlgoConfig& cfg, const py::object& eval)
       : RunTarget(std::move(model), std::move(task), std::move(base)), cfg_(cfg), eval_(eval, model_->spec, "eval") {
     require(cfg_.steps >= 0 && cfg_.m >= 1 && cfg_.n_threads >= 1, "invalid steps, m or n_threads");
     require(cfg_.mix >= 0.0 && cfg_.mix <= 1.0, "mix must lie in [0, 1]");
-    require(flip_prob >= 0.0 && flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
+    check_reward(cfg_.reward, model_->spec.N);
+    cfg_.reward.kind = reward_kind(cfg_.kind);
+    require(!cfg_.reward.external, "the algorithms ask a built-in reward");
     require(!needs_base(cfg_.kind) || base_, "this algorithm needs a base model q0");
-    reward_.kind = reward_kind(cfg_.kind);
-    reward_.flip_prob = flip_prob;
     iterate_ = model_->w;
   }
 
@@ -25,7 +24,7 @@ class AlgoRun : RunTarget {
     started_ = true;
     const Spec& spec = model_->spec;
     BusyGuard busy(*model_, "algorithm");
-    const RewardOracle oracle(reward_, spec.N);
+    const RewardOracle oracle(cfg_.reward, spec.N);
     const Prepared run(*task_, base_.get());
     AlgoState st;
     st.w = model_->w.data();
@@ -59,7 +58,6 @@ class AlgoRun : RunTarget {
 
  private:
   AlgoConfig cfg_;
-  RewardSpec reward_;
   OwnedEvalSet eval_;
   Eigen::VectorXd iterate_;
   AlgoRecords rec_;
@@ -72,8 +70,8 @@ void bind_algorithms(py::module_& m) {
   bind_kind<AlgoConfig::Kind>(m, "AlgoKind", AlgoConfig::kNames);
   bind_fields<AlgoConfig>(m, "AlgoConfig");
   py::class_<AlgoRun>(m, "AlgoRun", "One run of an algorithm (private: use lpgx.algorithms)")
-      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const AlgoConfig&, double, py::object>(),
-           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("flip_prob"), py::arg("eval"))
+      .def(py::init<ModelPtr, TaskPtr, std::optional<ModelPtr>, const AlgoConfig&, py::object>(),
+           py::arg("model"), py::arg("task"), py::arg("base"), py::arg("cfg"), py::arg("eval"))
       .def("run", &AlgoRun::run, py::arg("progress"))
       .def("records", &AlgoRun::records);
 }

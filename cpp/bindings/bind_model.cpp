@@ -139,6 +139,26 @@ void bind_model(py::module_& m) {
              return py::make_tuple(kl, log_rho);
            },
            py::arg("reference"), py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
+      .def("set_log_prob",
+           [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y_star,
+              const std::vector<int>& positions, int tolerance, int n_threads) {
+             const Contexts xc(x, h.spec.d, "x");
+             const Tokens yc(y_star, xc.n, h.spec.N, h.spec.k, "y_star");
+             require(tolerance >= 0, "tolerance must be >= 0");
+             std::vector<std::uint8_t> checked(std::size_t(h.spec.N), positions.empty() ? 1 : 0);
+             for (int p : positions) {
+               require(p >= 0 && p < h.spec.N, "positions must lie in [0, seq_len)");
+               checked[std::size_t(p)] = 1;
+             }
+             CArray<double> out({xc.n});
+             double* o = out.mutable_data();
+             run_kernel(h, n_threads, [&](const Policy& pol) {
+               set_log_prob(pol, xc.data(), yc.data(), xc.n, checked.data(), tolerance, o, n_threads);
+             });
+             return out;
+           },
+           py::arg("x").noconvert(), py::arg("y_star").noconvert(), py::arg("positions"), py::arg("tolerance"),
+           py::arg("n_threads"))
       .def("count_matches",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, Index n_samples,
               std::uint64_t key, int n_threads) {

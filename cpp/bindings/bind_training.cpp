@@ -32,7 +32,7 @@ void check_config(const TrainConfig& cfg, const Spec& spec, bool has_base) {
   require(cfg.lq_eps >= 0.0 && cfg.lq_eps <= 1.0, "lq_eps must lie in [0, 1]");
   require(cfg.behavior.m >= 1, "best-of-m needs m >= 1");
   require(cfg.behavior.eps >= 0.0 && cfg.behavior.eps <= 1.0, "the behaviour's eps must lie in [0, 1]");
-  require(cfg.reward.flip_prob >= 0.0 && cfg.reward.flip_prob <= 1.0, "flip_prob must lie in [0, 1]");
+  check_reward(cfg.reward, spec.N);
   require(!needs_base(cfg.behavior.kind) || has_base, "this behaviour policy needs a base model");
   require(cfg.behavior.kind != Behavior::kBestOfM || cfg.reward.kind == RewardSpec::kProcess,
           "best_of_m exploration needs a process reward");

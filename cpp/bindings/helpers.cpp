@@ -50,6 +50,13 @@ void check_signals() {
   });
 }
 
+void check_reward(const RewardSpec& r, int N) {
+  require(r.false_pos >= 0.0 && r.false_pos <= 1.0 && r.false_neg >= 0.0 && r.false_neg <= 1.0,
+          "the reward's noise rates must lie in [0, 1]");
+  require(r.jitter >= 0 && r.window >= 0 && r.tolerance >= 0, "jitter, window and tolerance must be >= 0");
+  for (int p : r.positions) require(p >= 0 && p < N, "the reward's positions must lie in [0, seq_len)");
+}
+
 void note_fork(int n_threads) {
   static bool warned = false;
   if (n_threads <= 1 || warned || !threads_lost_in_fork()) return;

@@ -87,6 +87,9 @@ void check_signals();
 template <class F>
 decltype(auto) without_gil(F&& work);
 
+// The oracle's settings, checked against the sequence length.
+void check_reward(const RewardSpec& reward, int N);
+
 // Warns once (a RuntimeWarning) when n_threads > 1 is asked of a forked child whose parent ran
 // threads: its loops then run on one thread.
 void note_fork(int n_threads);

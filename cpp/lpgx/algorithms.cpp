@@ -15,18 +15,15 @@ void require_finite(bool ok, const Policy& pol) {
   if (!ok) throw std::domain_error(pol.non_finite_message());
 }
 
-// Up to m tokens at position i (after the accepted prefix y_<i) from (1−λ)q0(·|prefix) +
-// λ·Unif(Y) until the PRM accepts one (then written to y_i); one query each.
+// Up to m tokens y_i at position i (after the accepted prefix y_<i) from (1−λ)q0(·|prefix) +
+// λ·Unif(Y) until the PRM accepts one; one query each.
 bool explore_token(const Policy& q0, SeqState& st, const RewardOracle& oracle, const std::int32_t* ystar,
                    std::int32_t* y, int i, int m, double mix, Philox& rng, Philox& noise) {
   NextToken next;
   require_finite(q0.next(st, i, i ? y[i - 1] : -1, next), q0);
   for (int t = 0; t < m; ++t) {
-    const int c = mixed_token(next, mix, q0.spec().k, rng);
-    if (oracle.accepts_token(c, ystar, i, noise)) {
-      y[i] = c;
-      return true;
-    }
+    y[i] = mixed_token(next, mix, q0.spec().k, rng);
+    if (oracle.accepts_prefix(y, ystar, i, noise)) return true;
     interruption_point();  // a step off the base model's support can take billions of draws
   }
   return false;
@@ -127,7 +124,7 @@ void run_algorithm(const Spec& spec, const Task& task, const AlgoConfig& cfg, co
         log_prob(cur, x.data(), ystar.data(), 1, &ll, 1);
         expected_wrong += 1.0 - std::exp(ll);
         require_finite(draw_sequence(cur, cur_st, rng, y.data()), cur);  // the learner's own answer (not queried)
-        own_wrong += first_error(y.data(), ystar.data(), N) != N;
+        own_wrong += oracle.first_error_of(y.data(), ystar.data()) != N;
         require_finite(sample_base_uniform(cur, cur_st, cfg.mix, rng, y.data()), cur);
         found = oracle.accepts(y.data(), ystar.data(), noise);
         break;

@@ -40,6 +40,7 @@ struct AlgoConfig {
                            // also after the last step
   double target_log_lik = 1.0;  // stop once min eval log-likelihood ≥ this (> 0: never)
   bool random_iterate = false;  // keep a uniformly random iterate of those the run visits
+  RewardSpec reward;            // the oracle's correct set and noise (its kind: the algorithm's)
 };
 
 constexpr auto fields_of(const AlgoConfig*) {
@@ -49,7 +50,7 @@ constexpr auto fields_of(const AlgoConfig*) {
                          field("mix", &AlgoConfig::mix), field("resample", &AlgoConfig::resample),
                          field("eval_every", &AlgoConfig::eval_every),
                          field("target_log_lik", &AlgoConfig::target_log_lik),
-                         field("random_iterate", &AlgoConfig::random_iterate));
+                         field("random_iterate", &AlgoConfig::random_iterate), field("reward", &AlgoConfig::reward));
 }
 
 // Whether an algorithm explores with a base model q0 (which the caller must supply).

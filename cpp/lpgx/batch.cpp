@@ -217,6 +217,50 @@ void kl_along(const Policy& pol, const Policy& ref, const double* x, const std::
   err.rethrow();
 }
 
+void set_log_prob(const Policy& pol, const double* x, const std::int32_t* ystar, Index B,
+                  const std::uint8_t* checked, int tolerance, double* out, int n_threads) {
+  const Spec& s = pol.spec();
+  const int k = s.k, M = tolerance + 1;
+  const Index states = Index(k + 1) * M;  // (previous token + 1, mismatches)
+  struct State {
+    SeqState st;
+    Eigen::ArrayXd alpha, next;
+  };
+  ErrorFlag err;
+  parallel_for_with(B, n_threads, [&] { return State{SeqState(k), Eigen::ArrayXd(states), Eigen::ArrayXd(states)}; },
+                    [&](Index b, State& w) {
+    const std::int32_t* ys = ystar + b * s.N;
+    pol.begin(x + b * s.d, w.st);
+    w.alpha.setZero();
+    w.alpha[0] = 1.0;  // no previous token, no mismatch
+    double log_scale = 0.0;
+    for (int i = 0; i < s.N; ++i) {
+      w.next.setZero();
+      for (int r = 0; r <= k; ++r)
+        for (int m = 0; m < M; ++m) {
+          const double a = w.alpha[Index(r) * M + m];
+          if (a == 0.0) continue;
+          NextToken t;
+          if (!pol.next(w.st, i, r - 1, t)) { err.set(pol.non_finite_message()); return; }
+          const double scale = a / t.norm.z;
+          for (int c = 0; c < k; ++c) {
+            const int m2 = m + (checked[i] && c != ys[i]);
+            if (m2 < M) w.next[Index(c + 1) * M + m2] += scale * t.e[c];
+          }
+        }
+      const double total = w.next.sum();
+      if (!(total > 0.0)) {  // the set is out of reach (a probability below the float range)
+        log_scale = -std::numeric_limits<double>::infinity();
+        break;
+      }
+      w.alpha = w.next / total;
+      log_scale += std::log(total);
+    }
+    out[b] = log_scale;
+  });
+  err.rethrow();
+}
+
 double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads) {
   const int N = pol.spec().N;
   std::vector<double> tok(static_cast<std::size_t>(B * N)), worst(static_cast<std::size_t>(B));

@@ -55,6 +55,12 @@ void entropy_and_kl_along_samples(const Policy& pol, const Policy& ref, const do
 void kl_along(const Policy& pol, const Policy& ref, const double* x, const std::int32_t* y, Index B, double* kl,
               double* log_rho, int n_threads);
 
+// log q(S | x) for each context: the likelihood of its correct set S, the responses that agree
+// with y* on the checked positions (checked: N flags) up to `tolerance` mismatches (theory §5).
+// Exact: a forward pass over (previous token, mismatches so far), rescaled at every position.
+void set_log_prob(const Policy& pol, const double* x, const std::int32_t* ystar, Index B,
+                  const std::uint8_t* checked, int tolerance, double* out, int n_threads);
+
 // log of the token-level Likelihood Quantile at eps (theory §5): the ⌊eps·B⌋+1-th smallest of
 // min_i log p(y_i | x, y_<i) over the B sequences (0 when ⌊eps·B⌋ = B).
 double token_log_lq(const Policy& pol, const double* x, const std::int32_t* y, Index B, double eps, int n_threads);

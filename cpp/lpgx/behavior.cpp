@@ -49,16 +49,15 @@ bool BehaviorSampler::best_of_m(const std::int32_t* ystar, Philox& rng, Philox& 
   for (int i = 0; i < s.N; ++i) {
     NextToken next;
     if (!current_.next(cur, i, i ? y[i - 1] : -1, next)) return false;
-    int c = next.draw(rng.uniform());
+    y[i] = next.draw(rng.uniform());
     if (on_track) {  // each candidate costs one PRM query
-      bool accepted = oracle_.accepts_token(c, ystar, i, noise);
+      bool accepted = oracle_.accepts_prefix(y, ystar, i, noise);
       for (int t = 1; t < beh_.m && !accepted; ++t) {
-        c = next.draw(rng.uniform());
-        accepted = oracle_.accepts_token(c, ystar, i, noise);
+        y[i] = next.draw(rng.uniform());
+        accepted = oracle_.accepts_prefix(y, ystar, i, noise);
       }
       on_track = accepted;
     }
-    y[i] = c;
   }
   return true;
 }

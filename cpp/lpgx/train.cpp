@@ -51,7 +51,8 @@ void train(const Spec& spec, const Task& task, const TrainConfig& cfg, const Rew
     rec.all_equal[std::size_t(s)] = stats.all_equal;
     rec.clipped[std::size_t(s)] = stats.clipped;
     double success = 0.0;
-    for (Index j = 0; j < B * G; ++j) success += first_error(&y[std::size_t(j * N)], &ystar[std::size_t(j / G * N)], N) == N;
+    for (Index j = 0; j < B * G; ++j)
+      success += oracle.first_error_of(&y[std::size_t(j * N)], &ystar[std::size_t(j / G * N)]) == N;
     rec.success[std::size_t(s)] = success / double(B * G);
     rec.queries[std::size_t(s)] = oracle.queries();
     {  // w holds step s + 1 now: its records are part of it

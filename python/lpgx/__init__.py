@@ -12,9 +12,10 @@ from .tasks import TeacherTask
 from .behavior import Behavior
 from .estimators import GRPO, RLOO, PassAtK, Reinforce
 from .optim import SGD, Adagrad, AdaptiveStep
-from .rewards import CallableReward, OutcomeReward, ProcessReward
+from .rewards import CallableReward, CorrectSet, OutcomeReward, ProcessReward
 from .training import TrainResult, pg_step, post_train, pretrain
-from . import algorithms, exact, experiments, planted
+from . import algorithms, correct_sets, exact, experiments, planted
+from .correct_sets import MultiTeacherTask
 from .algorithms import AlgoResult
 from .planted import FiniteTask, combination_lock, staircase
 from .sweep import SweepResult, sweep
@@ -33,7 +34,7 @@ def max_threads() -> int:
 
 
 __all__ = [
-    "Adagrad", "AdaptiveStep", "Behavior", "GRPO", "PassAtK", "RLOO", "Reinforce", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
+    "Adagrad", "AdaptiveStep", "Behavior", "CorrectSet", "MultiTeacherTask", "correct_sets", "GRPO", "PassAtK", "RLOO", "Reinforce", "CallableReward", "OutcomeReward", "ProcessReward", "SGD",
     "TrainResult", "pg_step", "post_train", "pretrain", "AlgoResult", "FiniteTask", "algorithms", "exact",
     "combination_lock", "experiments", "planted", "staircase", "SweepResult", "sweep",
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",

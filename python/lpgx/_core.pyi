@@ -2,6 +2,7 @@
 lpgx compiled core (private; use the lpgx package)
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
@@ -18,6 +19,8 @@ class Model:
         ...
     def greedy(self, x: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
         ...
+    def kl_along(self, reference: Model, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+        ...
     def layout(self) -> list[typing.Any]:
         ...
     def log_prob(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
@@ -25,6 +28,8 @@ class Model:
     def margin_gaps(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         ...
     def sample(self, x: numpy.typing.NDArray[numpy.float64], key: typing.SupportsInt | typing.SupportsIndex, with_logp: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float64]]:
+        ...
+    def set_log_prob(self, x: numpy.typing.NDArray[numpy.float64], y_star: numpy.typing.NDArray[numpy.int32], positions: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], tolerance: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def set_w(self, w: numpy.typing.NDArray[numpy.float64]) -> None:
         ...
@@ -149,7 +154,10 @@ class BehaviorKind:
         ...
 class EstimatorKind:
     __members__: typing.ClassVar[dict[str, EstimatorKind]]
+    grpo: typing.ClassVar[EstimatorKind]
+    pass_at_k: typing.ClassVar[EstimatorKind]
     reinforce: typing.ClassVar[EstimatorKind]
+    rloo: typing.ClassVar[EstimatorKind]
     supervised: typing.ClassVar[EstimatorKind]
     @typing.overload
     def __eq__(self, other: EstimatorKind) -> bool:
@@ -242,10 +250,22 @@ class RewardSpec:
     def __init__(self) -> None:
         ...
     @property
-    def flip_prob(self) -> float:
+    def false_neg(self) -> float:
         ...
-    @flip_prob.setter
-    def flip_prob(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    @false_neg.setter
+    def false_neg(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def false_pos(self) -> float:
+        ...
+    @false_pos.setter
+    def false_pos(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def jitter(self) -> int:
+        ...
+    @jitter.setter
+    def jitter(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def neg(self) -> float:
@@ -259,16 +279,82 @@ class RewardSpec:
     @pos.setter
     def pos(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
+    @property
+    def positions(self) -> list[int]:
+        ...
+    @positions.setter
+    def positions(self, arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def tolerance(self) -> int:
+        ...
+    @tolerance.setter
+    def tolerance(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def window(self) -> int:
+        ...
+    @window.setter
+    def window(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class Estimator:
     baseline: bool
     kind: EstimatorKind
     def __init__(self) -> None:
         ...
     @property
+    def clip(self) -> float:
+        ...
+    @clip.setter
+    def clip(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def entropy(self) -> float:
+        ...
+    @entropy.setter
+    def entropy(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def epochs(self) -> int:
+        ...
+    @epochs.setter
+    def epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def eps(self) -> float:
+        ...
+    @eps.setter
+    def eps(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def group_size(self) -> int:
         ...
     @group_size.setter
     def group_size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def k(self) -> int:
+        ...
+    @k.setter
+    def k(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kl(self) -> float:
+        ...
+    @kl.setter
+    def kl(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kl_estimator(self) -> int:
+        ...
+    @kl_estimator.setter
+    def kl_estimator(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def scale(self) -> int:
+        ...
+    @scale.setter
+    def scale(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 class Behavior:
     kind: BehaviorKind
@@ -330,6 +416,12 @@ class TrainConfig:
     def batch(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
+    def lq_eps(self) -> float:
+        ...
+    @lq_eps.setter
+    def lq_eps(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def n_threads(self) -> int:
         ...
     @n_threads.setter
@@ -363,7 +455,7 @@ class TrainRun:
     """
     One training run (private: use lpgx.pretrain / lpgx.post_train)
     """
-    def __init__(self, model: Model, task: Task, base: Model | None, cfg: TrainConfig, test: typing.Any, track: typing.Any, opt_state: numpy.typing.NDArray[numpy.float64]) -> None:
+    def __init__(self, model: Model, task: Task, base: Model | None, reference: Model | None, cfg: TrainConfig, test: typing.Any, track: typing.Any, opt_state: numpy.typing.NDArray[numpy.float64]) -> None:
         ...
     def records(self) -> dict[str, typing.Any]:
         ...
@@ -421,6 +513,7 @@ class AlgoConfig:
     optimizer: Optimizer
     random_iterate: bool
     resample: bool
+    reward: RewardSpec
     def __init__(self) -> None:
         ...
     @property
@@ -469,7 +562,7 @@ class AlgoRun:
     """
     One run of an algorithm (private: use lpgx.algorithms)
     """
-    def __init__(self, model: Model, task: Task, base: Model | None, cfg: AlgoConfig, flip_prob: typing.SupportsFloat | typing.SupportsIndex, eval: typing.Any) -> None:
+    def __init__(self, model: Model, task: Task, base: Model | None, cfg: AlgoConfig, eval: typing.Any) -> None:
         ...
     def records(self) -> dict[str, typing.Any]:
         ...
@@ -485,6 +578,6 @@ def max_threads() -> int:
     ...
 def openmp_enabled() -> bool:
     ...
-def pg_step(model: Model, cfg: TrainConfig, x: numpy.typing.NDArray[numpy.float64], ystar: numpy.typing.NDArray[numpy.int32], y: numpy.typing.NDArray[numpy.int32], noise_key: typing.SupportsInt | typing.SupportsIndex, reward_fn: typing.Any, opt_state: numpy.typing.NDArray[numpy.float64]) -> tuple[float, int]:
+def pg_step(model: Model, reference: Model | None, cfg: TrainConfig, x: numpy.typing.NDArray[numpy.float64], ystar: numpy.typing.NDArray[numpy.int32], y: numpy.typing.NDArray[numpy.int32], reward_fn: typing.Any, opt_state: numpy.typing.NDArray[numpy.float64]) -> tuple[float, int, numpy.typing.NDArray[numpy.float64]]:
     ...
 __version__: str = '0.1.0'

@@ -9,8 +9,10 @@ in place and return an :class:`AlgoResult`. ``eval`` names the contexts whose li
 recorded (a pair (x, y*), ``"all"`` for every context of a finite task, or None); with
 ``eps`` the run stops once every evaluated context has likelihood ≥ 1 − ε. With
 ``iterate="random"`` the model ends at an iterate drawn uniformly from those the run visited
-(steps 0..steps_done, whatever stopped it). ``flip_prob`` makes the reward oracle noisy: each
-verdict is flipped with that probability (docs/theory.md §4).
+(steps 0..steps_done, whatever stopped it). ``reward`` is the oracle the algorithm asks (an
+:class:`lpgx.OutcomeReward` or, for Algorithm 2, an :class:`lpgx.ProcessReward`: its noise and
+correct set; its ``queries`` grow by the run's); ``flip_prob`` is the shorthand for a reward
+whose verdicts are each flipped with that probability (docs/theory.md §4).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from . import _core, _rng
 from . import _validate as v
 from .model import LinearARModel, check_model
 from .optim import SGD, AdaptiveStep, _Optimizer
+from .rewards import OutcomeReward, ProcessReward, _Reward
 from .tasks import check_task
 from .training import _pairs, _progress_bar
 
@@ -74,8 +77,8 @@ def _eval_pairs(eval: Any, task: Any, model: LinearARModel) -> Any:
 def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[LinearARModel], *,
          step: Optional[_Optimizer] = None, m: int = 1, mix: float = 0.5, resample: bool = False,
          eval: Any = None, eval_every: int = 1, eps: Optional[float] = None, iterate: str = "last",
-         flip_prob: float = 0.0, rng: _rng.RNGLike = None, progress: Any = False,
-         n_threads: Optional[int] = None) -> AlgoResult:
+         flip_prob: float = 0.0, reward: Optional[_Reward] = None, rng: _rng.RNGLike = None,
+         progress: Any = False, n_threads: Optional[int] = None) -> AlgoResult:
     model = check_model(model)
     task = check_task(task, model)
     if base is not None:
@@ -106,11 +109,13 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
             raise ValueError("eps (a target likelihood) needs eval contexts")
         cfg.target_log_lik = float(np.log1p(-v.finite_float(eps, "eps", 0.0, 1.0)))
     cfg.random_iterate = iterate == "random"
-    flip = v.finite_float(flip_prob, "flip_prob", 0.0, 1.0)
+    rew = _algorithm_reward(kind, reward, flip_prob)
+    if rew is not None:
+        cfg.reward = rew._core_spec(model.seq_len)
     config = dict(algorithm=kind, steps=cfg.steps, m=cfg.m, mix=cfg.mix, resample=cfg.resample, step=repr(step),
-                  eps=eps, iterate=iterate, flip_prob=flip, seed=cfg.seed, task=task.config(),
-                  model=model.config())
-    run = _core.AlgoRun(model._h, task._h, None if base is None else base._h, cfg, flip, pairs)
+                  eps=eps, iterate=iterate, reward=None if rew is None else rew.config(), seed=cfg.seed,
+                  task=task.config(), model=model.config())
+    run = _core.AlgoRun(model._h, task._h, None if base is None else base._h, cfg, pairs)
     hook, bar = _progress_bar(progress, cfg.steps, 0, kind)
     t0 = time.perf_counter()
 
@@ -132,9 +137,30 @@ def _run(kind: str, model: LinearARModel, task: Any, steps: int, base: Optional[
         if bar is not None:
             bar.close()
     res = result()
+    if reward is not None:
+        reward.queries += res.total_queries
     if res.iterate is not None:
         model.w = run.records()["w_iterate"]
     return res
+
+
+def _algorithm_reward(kind: str, reward: Optional[_Reward], flip_prob: float) -> Optional[_Reward]:
+    """The reward an algorithm asks (its kind fixed by the algorithm), or None for the exact one."""
+    flip = v.finite_float(flip_prob, "flip_prob", 0.0, 1.0)
+    want = {"sgd": None, "pg_process": "process"}.get(kind, "outcome")
+    if reward is None:
+        if flip == 0.0 or want is None:
+            return None
+        return OutcomeReward(flip_prob=flip) if want == "outcome" else ProcessReward(flip_prob=flip)
+    if flip != 0.0:
+        raise ValueError("give flip_prob or reward=, not both (set the noise on the reward)")
+    if not isinstance(reward, _Reward) or reward.external:
+        raise TypeError("reward must be a built-in lpgx.OutcomeReward or lpgx.ProcessReward")
+    if want is None:
+        raise ValueError("sgd_adaptive learns from labelled samples: it asks no reward")
+    if reward.kind != want:
+        raise ValueError(f"this algorithm asks a{'n' if want == 'outcome' else ''} {want} reward, got {reward.kind}")
+    return reward
 
 
 def sgd_adaptive(model: LinearARModel, task: Any, steps: int, step: Optional[_Optimizer] = None,

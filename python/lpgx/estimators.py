@@ -96,7 +96,8 @@ class Estimator:
         return f"{type(self).__name__}({shown}{ref})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and repr(self) == repr(other) and self.reference == other.reference  # type: ignore[attr-defined]
+        return isinstance(other, Estimator) and type(self) is type(other) and repr(self) == repr(other) and \
+            self.reference == other.reference
 
     __hash__ = None  # type: ignore[assignment]
 

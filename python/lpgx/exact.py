@@ -3,13 +3,15 @@
 
 For a unique correct response y*(x) with q = π(y*|x) and prefix likelihoods
 Q_i = Π_{j≤i} π(y*_j | x, y*_<j), everything has a closed form; all functions average over the
-contexts given (x: (B, d), y_star: (B, N)). A reward's verdicts are flipped with probability p
-(``flip_prob``), which scales every gradient by (1 − 2p):
+contexts given (x: (B, d), y_star: (B, N)). A reward's verdicts are wrong with probability f+
+when the truth is "wrong" (``false_positive``) and f− when it is "correct" (``false_negative``;
+``flip_prob`` sets both to p), which scales every gradient by (1 − f+ − f−):
 
-- outcome reward, values (a, b):  J = b + (a − b)(p + (1 − 2p) q),
-  ∇J = (a − b)(1 − 2p) q ∇log q;
-- process reward, values (a, b), summed over positions:  J = Σ_i [b + (a − b)(p + (1 − 2p) Q_i)],
-  ∇J = (a − b)(1 − 2p) Σ_j (Σ_{i≥j} Q_i) ∇log π(y*_j | y*_<j);
+- outcome reward, values (a, b):  J = b + (a − b)(f+ + (1 − f+ − f−) q),
+  ∇J = (a − b)(1 − f+ − f−) q ∇log q;
+- process reward, values (a, b), summed over positions:
+  J = Σ_i [b + (a − b)(f+ + (1 − f+ − f−) Q_i)],
+  ∇J = (a − b)(1 − f+ − f−) Σ_j (Σ_{i≥j} Q_i) ∇log π(y*_j | y*_<j);
 - pass@k (``reward="pass@k"``, noise-free):  J = 1 − (1 − q)^k,  ∇J = k (1 − q)^(k−1) q ∇log q.
 
 :func:`expected_update` is what an estimator's step ascends on average, per response: for
@@ -48,18 +50,19 @@ def _inputs(model: LinearARModel, x: Any, y_star: Any) -> Tuple[LinearARModel, n
     return model, x, y_star
 
 
-def _reward(reward: Any, k: Optional[int]) -> Tuple[str, float, float, float, int]:
-    """(kind, a, b, flip, k) of a reward given as a name, a reward object or "pass@k"."""
+def _reward(reward: Any, k: Optional[int]) -> Tuple[str, float, float, Tuple[float, float], int]:
+    """(kind, a, b, (f+, f−), k) of a reward given as a name, a reward object or "pass@k"."""
     if isinstance(reward, str) and reward == "pass@k":
         if k is None:
             raise ValueError("reward='pass@k' needs k")
-        return "pass@k", 1.0, 0.0, 0.0, v.positive_int(k, "k")
+        return "pass@k", 1.0, 0.0, (0.0, 0.0), v.positive_int(k, "k")
     if k is not None:
         raise ValueError("k is for reward='pass@k' only")
     r = make_reward(reward)
-    if r.external:
-        raise ValueError("exact objectives need a built-in reward (outcome or process)")
-    return r.kind, r.values[0], r.values[1], r.flip_prob, 0
+    if r.external or not r.correct.is_exact or r.jitter or r.window:
+        raise ValueError("exact objectives need a built-in reward with the single answer y* as its correct set "
+                         "(no jitter or window)")
+    return r.kind, r.values[0], r.values[1], (r.false_positive, r.false_negative), 0
 
 
 def _prefix_logs(model: LinearARModel, x: np.ndarray, y_star: np.ndarray) -> np.ndarray:
@@ -72,34 +75,34 @@ def objective(model: LinearARModel, x: Any, y_star: Any, reward: RewardLike = "o
               k: Optional[int] = None, method: str = "closed") -> float:
     """The expected reward J per context (module docstring), averaged over the contexts."""
     model, x, y_star = _inputs(model, x, y_star)
-    kind, a, b, p, kk = _reward(reward, k)
+    kind, a, b, (fp, fn), kk = _reward(reward, k)
     if v.option(method, "method", ("closed", "enumerate")) == "enumerate":
-        return _enumerate(model, x, y_star, kind, a, b, p, kk)[0]
+        return _enumerate(model, x, y_star, kind, a, b, (fp, fn), kk)[0]
     logQ = _prefix_logs(model, x, y_star)
     q = np.exp(logQ[:, -1])
     if kind == "pass@k":
         return float(np.mean(-np.expm1(kk * np.log1p(-np.minimum(q, 1.0)))))
     width = 1 if kind == "outcome" else model.seq_len
     correct = q if kind == "outcome" else np.exp(logQ).sum(1)  # expected correct verdicts before noise
-    return float(np.mean(width * b + (a - b) * (width * p + (1 - 2 * p) * correct)))
+    return float(np.mean(width * b + (a - b) * (width * fp + (1 - fp - fn) * correct)))
 
 
 def policy_gradient(model: LinearARModel, x: Any, y_star: Any, reward: RewardLike = "outcome", *,
                     k: Optional[int] = None, method: str = "closed") -> np.ndarray:
     """∇_w J (module docstring), averaged over the contexts: a flat vector like ``model.w``."""
     model, x, y_star = _inputs(model, x, y_star)
-    kind, a, b, p, kk = _reward(reward, k)
+    kind, a, b, (fp, fn), kk = _reward(reward, k)
     if v.option(method, "method", ("closed", "enumerate")) == "enumerate":
-        return _enumerate(model, x, y_star, kind, a, b, p, kk)[1]
+        return _enumerate(model, x, y_star, kind, a, b, (fp, fn), kk)[1]
     B = x.shape[0]
     Q = np.exp(_prefix_logs(model, x, y_star))
     q = Q[:, -1]
     if kind == "pass@k":
         weights = kk * (1 - q) ** (kk - 1) * q
     elif kind == "outcome":
-        weights = (a - b) * (1 - 2 * p) * q
+        weights = (a - b) * (1 - fp - fn) * q
     else:  # token j is weighted by Σ_{i≥j} Q_i
-        weights = (a - b) * (1 - 2 * p) * np.cumsum(Q[:, ::-1], axis=1)[:, ::-1]
+        weights = (a - b) * (1 - fp - fn) * np.cumsum(Q[:, ::-1], axis=1)[:, ::-1]
     out: np.ndarray = model.grad_log_prob(x, y_star, weights=np.ascontiguousarray(weights)) / B
     return out
 
@@ -154,8 +157,8 @@ def expected_update(model: LinearARModel, x: Any, y_star: Any, reward: RewardLik
     averaged over the contexts (flip noise is not modelled here: flip_prob must be 0)."""
     model, x, y_star = _inputs(model, x, y_star)
     r = make_reward(reward)
-    if r.external or r.flip_prob:
-        raise ValueError("expected_update needs a built-in, noise-free reward")
+    if r.external or r.false_positive or r.false_negative or not r.correct.is_exact or r.jitter or r.window:
+        raise ValueError("expected_update needs a built-in, noise-free reward with the single answer y*")
     est = Reinforce() if estimator is None else estimator
     a, b = r.values
     Q = np.exp(_prefix_logs(model, x, y_star))
@@ -185,14 +188,15 @@ def token_kl(model: LinearARModel, reference: LinearARModel, x: Any, y: Any) -> 
     return {"kl": kl, "k1": -log_rho, "k2": 0.5 * log_rho ** 2, "k3": np.expm1(log_rho) - log_rho}
 
 
-def _enumerate(model: LinearARModel, x: np.ndarray, y_star: np.ndarray, kind: str, a: float, b: float, p: float,
-               kk: int) -> Tuple[float, np.ndarray]:
+def _enumerate(model: LinearARModel, x: np.ndarray, y_star: np.ndarray, kind: str, a: float, b: float,
+               noise: Tuple[float, float], kk: int) -> Tuple[float, np.ndarray]:
     """J and ∇J by summing over all k^N responses of every context."""
     k, N, B = model.vocab_size, model.seq_len, x.shape[0]
     if k ** N > MAX_ENUMERATION:
         raise ValueError(f"enumeration of {k}^{N} responses is too large (at most {MAX_ENUMERATION})")
     if kind == "pass@k":
         raise ValueError("method='enumerate' covers the outcome and process rewards")
+    fp, fn = noise
     ys = np.array(list(itertools.product(range(k), repeat=N)), dtype=np.int32)
     J, grad = 0.0, np.zeros(model.num_params)
     for bi in range(B):
@@ -201,11 +205,11 @@ def _enumerate(model: LinearARModel, x: np.ndarray, y_star: np.ndarray, kind: st
         wrong = ys != y_star[bi]
         first = np.where(wrong.any(1), wrong.argmax(1), N)
         if kind == "outcome":
-            er = b + (a - b) * (p + (1 - 2 * p) * (first == N))        # E[r(y)]
+            er = b + (a - b) * (fp + (1 - fp - fn) * (first == N))        # E[r(y)]
             J += float(pi @ er)
             weights = (pi * er)[:, None] * np.ones((1, N))                # π(y) E[r] ∇log π(y)
         else:
-            eri = b + (a - b) * (p + (1 - 2 * p) * (np.arange(N)[None, :] < first[:, None]))  # E[r_i(y)]
+            eri = b + (a - b) * (fp + (1 - fp - fn) * (np.arange(N)[None, :] < first[:, None]))  # E[r_i(y)]
             J += float(pi @ eri.sum(1))
             weights = pi[:, None] * np.cumsum(eri[:, ::-1], axis=1)[:, ::-1]  # token j: Σ_{i≥j} E[r_i]
         grad += model.grad_log_prob(xb, ys, weights=np.ascontiguousarray(weights))

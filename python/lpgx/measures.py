@@ -13,6 +13,7 @@ import numpy as np
 from . import _rng
 from . import _validate as v
 from .model import LinearARModel, check_model
+from .rewards import CorrectSet
 
 ArrayLike = Any
 #: Monte-Carlo draws per context that mc_hits accepts (2^40 draws of even one token take hours).
@@ -20,17 +21,28 @@ MAX_SAMPLES = 2**34
 FloatOrArray = Union[float, np.ndarray]
 
 
-def _log_liks(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int], token: bool) -> np.ndarray:
+def _log_liks(model: LinearARModel, x: Any, y: Any, n_threads: Optional[int], token: bool,
+              correct: Optional[CorrectSet] = None) -> np.ndarray:
     model = check_model(model)
+    if correct is not None or np.ndim(y) == 3:  # a correct set: q(S|x) (lpgx.correct_sets)
+        if token:
+            raise ValueError("the token-level LQ is defined for a single answer y*")
+        from .correct_sets import set_log_likelihood
+        return set_log_likelihood(model, x, y, correct, method="exact", n_threads=n_threads)
     if not token:
         return model.log_prob(x, y, n_threads)
     out: np.ndarray = model.token_log_prob(x, y, n_threads).min(axis=1)
     return out
 
 
-def sequence_error(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_threads: Optional[int] = None) -> float:
-    """1 − mean_x q(y*|x), the expected probability of not producing y*."""
-    return float(1.0 - np.exp(_log_liks(model, x, y, n_threads, token=False)).mean())
+def sequence_error(model: LinearARModel, x: ArrayLike, y: ArrayLike, n_threads: Optional[int] = None,
+                   correct: Optional[CorrectSet] = None) -> float:
+    """1 − mean_x q(y*|x), the expected probability of not producing y*. With ``correct`` (a
+    :class:`lpgx.CorrectSet`) or answers y of shape (B, T, N): 1 − mean_x q(S|x) of the correct
+    set (exact; lpgx.correct_sets.set_log_likelihood estimates the cases it cannot do exactly).
+    The same two arguments generalise :func:`likelihood_quantile`, :func:`coverage` and
+    :func:`alpha_tail`."""
+    return float(1.0 - np.exp(_log_liks(model, x, y, n_threads, token=False, correct=correct)).mean())
 
 
 def quantile_of_log_values(log_values: ArrayLike, eps: ArrayLike, log: bool = False) -> FloatOrArray:
@@ -55,17 +67,20 @@ def quantile_of_log_values(log_values: ArrayLike, eps: ArrayLike, log: bool = Fa
 
 
 def likelihood_quantile(model: LinearARModel, x: ArrayLike, y: ArrayLike, eps: ArrayLike,
-                        log: bool = False, n_threads: Optional[int] = None) -> FloatOrArray:
+                        log: bool = False, n_threads: Optional[int] = None,
+                        correct: Optional[CorrectSet] = None) -> FloatOrArray:
     """Likelihood Quantile LQ(ε) = sup{α : P_x(q(y*|x) ≤ α) ≤ ε} over the contexts given.
 
     Scalar or array ``eps``; ``log=True`` returns log LQ (needed when LQ ≈ k^-N underflows)."""
-    return quantile_of_log_values(_log_liks(model, x, y, n_threads, token=False), eps, log)
+    return quantile_of_log_values(_log_liks(model, x, y, n_threads, token=False, correct=correct), eps, log)
 
 
 def token_likelihood_quantile(model: LinearARModel, x: ArrayLike, y: ArrayLike, eps: ArrayLike,
-                              log: bool = False, n_threads: Optional[int] = None) -> FloatOrArray:
-    """Token-level LQ: the LQ of min_i q(y*_i | x, y*_<i) instead of q(y*|x)."""
-    return quantile_of_log_values(_log_liks(model, x, y, n_threads, token=True), eps, log)
+                              log: bool = False, n_threads: Optional[int] = None,
+                              correct: Optional[CorrectSet] = None) -> FloatOrArray:
+    """Token-level LQ: the LQ of min_i q(y*_i | x, y*_<i) instead of q(y*|x) (a single answer
+    y*: ``correct`` is refused)."""
+    return quantile_of_log_values(_log_liks(model, x, y, n_threads, token=True, correct=correct), eps, log)
 
 
 def _alphas(alpha: ArrayLike, log_alpha: bool) -> np.ndarray:
@@ -84,19 +99,19 @@ def _alphas(alpha: ArrayLike, log_alpha: bool) -> np.ndarray:
 
 
 def coverage(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLike, log_alpha: bool = False,
-             n_threads: Optional[int] = None) -> FloatOrArray:
+             n_threads: Optional[int] = None, correct: Optional[CorrectSet] = None) -> FloatOrArray:
     """Coverage profile P_x(q(y*|x) ≤ α) (the CDF of the correct-response likelihood)."""
-    lq = np.sort(_log_liks(model, x, y, n_threads, token=False))
+    lq = np.sort(_log_liks(model, x, y, n_threads, token=False, correct=correct))
     la = _alphas(alpha, log_alpha)
     out = np.searchsorted(lq, la, side="right") / lq.size
     return float(out) if np.ndim(out) == 0 else out
 
 
 def alpha_tail(model: LinearARModel, x: ArrayLike, y: ArrayLike, alpha: ArrayLike,
-               n_threads: Optional[int] = None) -> FloatOrArray:
+               n_threads: Optional[int] = None, correct: Optional[CorrectSet] = None) -> FloatOrArray:
     """α · P_x(q(y*|x) > α)."""
     a = v.real_values(alpha, "alpha")
-    out = a * (1.0 - np.asarray(coverage(model, x, y, a, n_threads=n_threads)))
+    out = a * (1.0 - np.asarray(coverage(model, x, y, a, n_threads=n_threads, correct=correct)))
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -12,7 +12,7 @@ callables are called once per batch. ``queries`` accumulates over every use.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -22,26 +22,90 @@ from . import _validate as v
 KINDS = tuple(k for k in _core.kinds()["reward"] if k != "none")
 
 
+class CorrectSet:
+    """Which responses count as correct (docs/theory.md §4): those that agree with the answer y*
+    on the checked ``positions`` (all by default; negative indices count from the end, e.g.
+    ``positions=[-1]``: only the final answer) with at most ``tolerance`` mismatches there
+    (``tolerance=h``: the Hamming ball of radius h on those positions)."""
+
+    def __init__(self, positions: Optional[Sequence[int]] = None, tolerance: int = 0) -> None:
+        if positions is not None:
+            if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
+                raise TypeError("positions must be a sequence of ints (or None: every position)")
+            positions = tuple(v.positive_int(p, "positions", minimum=-v.INT32_MAX) for p in positions)
+            if not positions:
+                raise ValueError("positions must name at least one position (or be None: every position)")
+        self.positions: Optional[Tuple[int, ...]] = positions
+        self.tolerance = v.positive_int(tolerance, "tolerance", minimum=0, maximum=v.INT32_MAX)
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the set is the single answer y*."""
+        return self.positions is None and self.tolerance == 0
+
+    def checked(self, seq_len: int) -> List[int]:
+        """The checked positions for responses of length seq_len (empty: all)."""
+        if self.positions is None:
+            return []
+        out = sorted({p + seq_len if p < 0 else p for p in self.positions})
+        if out[0] < 0 or out[-1] >= seq_len:
+            raise ValueError(f"positions {self.positions} out of range for seq_len {seq_len}")
+        return out
+
+    def config(self) -> Dict[str, Any]:
+        return {"positions": None if self.positions is None else list(self.positions), "tolerance": self.tolerance}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CorrectSet) and self.config() == other.config()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CorrectSet(positions={self.positions}, tolerance={self.tolerance})"
+
+
 class _Reward:
     kind: str = "outcome"
     values: Tuple[float, float] = (1.0, -1.0)
-    flip_prob: float = 0.0
     external = False
 
-    def __init__(self, values: Tuple[float, float] = (1.0, -1.0), flip_prob: float = 0.0) -> None:
+    def __init__(self, values: Tuple[float, float] = (1.0, -1.0), flip_prob: float = 0.0, *,
+                 false_positive: Optional[float] = None, false_negative: Optional[float] = None,
+                 correct: Optional[CorrectSet] = None) -> None:
         try:
             pos, neg = values
         except (TypeError, ValueError):
             raise TypeError(f"values must be a pair (correct, wrong), got {values!r}") from None
         self.values = (v.finite_float(pos, "values[0]"), v.finite_float(neg, "values[1]"))
-        self.flip_prob = v.finite_float(flip_prob, "flip_prob", 0.0, 1.0)
+        flip = v.finite_float(flip_prob, "flip_prob", 0.0, 1.0)
+        self.false_positive = flip if false_positive is None else v.finite_float(false_positive, "false_positive",
+                                                                                  0.0, 1.0)
+        self.false_negative = flip if false_negative is None else v.finite_float(false_negative, "false_negative",
+                                                                                  0.0, 1.0)
+        if correct is not None and not isinstance(correct, CorrectSet):
+            raise TypeError(f"correct must be an lpgx.CorrectSet, got {type(correct).__name__}")
+        self.correct = CorrectSet() if correct is None else correct
+        self.jitter, self.window = 0, 0
         self.queries = 0
 
-    def _core_spec(self) -> Any:
+    @property
+    def flip_prob(self) -> float:
+        """The symmetric flip probability (when both noise rates are equal)."""
+        if self.false_positive != self.false_negative:
+            raise ValueError("this reward's noise is one-sided: see false_positive and false_negative")
+        return self.false_positive
+
+    def _core_spec(self, seq_len: Optional[int] = None) -> Any:
         s = _core.RewardSpec()
         s.kind = getattr(_core.RewardKind, self.kind)
         s.pos, s.neg = self.values
-        s.flip_prob = self.flip_prob
+        s.false_pos, s.false_neg = self.false_positive, self.false_negative
+        s.jitter, s.window = self.jitter, self.window
+        if seq_len is not None:
+            s.positions = self.correct.checked(seq_len)
+        elif not self.correct.is_exact and self.correct.positions is not None:
+            raise ValueError("the reward's correct set needs the sequence length")
+        s.tolerance = self.correct.tolerance
         s.external = self.external
         return s
 
@@ -56,24 +120,47 @@ class _Reward:
         ys = _tokens_like(y_star, "y_star")
         yy = v.tokens(y, ys.shape, _INT32_MAX, "y")
         k = int(max(yy.max(), ys.max())) + 1
-        r: np.ndarray = _core.judge(self._core_spec(), yy, ys, k, _rng.key(rng), v.n_threads(n_threads))
+        r: np.ndarray = _core.judge(self._core_spec(ys.shape[1]), yy, ys, k, _rng.key(rng), v.n_threads(n_threads))
         self.queries += ys.shape[0]
         return r
 
+    def config(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"kind": self.kind, "values": list(self.values), "false_positive": self.false_positive,
+                               "false_negative": self.false_negative, "jitter": self.jitter, "window": self.window}
+        return dict(out, **self.correct.config())
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(values={self.values}, flip_prob={self.flip_prob}, queries={self.queries})"
+        noise = (f"flip_prob={self.false_positive}" if self.false_positive == self.false_negative else
+                 f"false_positive={self.false_positive}, false_negative={self.false_negative}")
+        extra = "".join(f", {k}={getattr(self, k)}" for k in ("jitter", "window") if getattr(self, k))
+        if not self.correct.is_exact:
+            extra += f", correct={self.correct!r}"
+        return f"{type(self).__name__}(values={self.values}, {noise}{extra}, queries={self.queries})"
 
 
 class OutcomeReward(_Reward):
-    """r(x, y) = values[0] if y = y*(x) else values[1] (default ±1, as in the authors' runs)."""
+    """r(x, y) = values[0] if y is correct (y = y*(x), or in the ``correct`` set) else values[1]
+    (default ±1, as in the authors' runs). ``flip_prob`` flips each verdict; ``false_positive``
+    and ``false_negative`` set the two kinds of error apart."""
 
     kind = "outcome"
 
 
 class ProcessReward(_Reward):
-    """r_i = values[0] if the prefix y_1..i is correct else values[1], for every i."""
+    """r_i = values[0] if the prefix y_1..i is correct (it can still be completed into the correct
+    set) else values[1], for every i. Noise as :class:`OutcomeReward`'s, per prefix verdict;
+    ``jitter=j`` reports the first error up to j positions early or late; ``window=w`` is a
+    short-sighted PRM that judges each prefix by its last w positions only."""
 
     kind = "process"
+
+    def __init__(self, values: Tuple[float, float] = (1.0, -1.0), flip_prob: float = 0.0, *,
+                 false_positive: Optional[float] = None, false_negative: Optional[float] = None,
+                 correct: Optional[CorrectSet] = None, jitter: int = 0, window: int = 0) -> None:
+        super().__init__(values, flip_prob, false_positive=false_positive, false_negative=false_negative,
+                         correct=correct)
+        self.jitter = v.positive_int(jitter, "jitter", minimum=0, maximum=v.INT32_MAX)
+        self.window = v.positive_int(window, "window", minimum=0, maximum=v.INT32_MAX)
 
     @staticmethod
     def first_error(y: Any, y_star: Any) -> np.ndarray:

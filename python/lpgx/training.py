@@ -263,7 +263,7 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
     opt = make_optimizer(optimizer)
     cfg, seed = _base_config(steps, batch_size, rng, n_threads, model)
     v.check_bytes(cfg.batch * est.group_size * 40.0 * model.seq_len, "a batch with this group size")
-    cfg.reward = rew._core_spec()
+    cfg.reward = rew._core_spec(model.seq_len)
     cfg.estimator = est._core_config(rew.kind)
     cfg.behavior = beh._core_config()
     cfg.optimizer = opt._core_config()
@@ -303,7 +303,7 @@ def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLik
             raise ValueError("a supervised step (reward=None) takes no estimator")
     else:
         rew = make_reward(reward)
-        cfg.reward = rew._core_spec()
+        cfg.reward = rew._core_spec(model.seq_len)
         est = make_estimator(estimator, baseline)
         cfg.estimator = est._core_config(rew.kind)
     G = 1 if est is None else est.group_size
