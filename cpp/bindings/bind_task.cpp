@@ -16,7 +16,7 @@ Task TaskHandle::view(std::optional<Policy>& teacher_policy) const {
     t.finite_ystar = finite_y.data();
   } else {
     t.inputs = inputs;
-    teacher_policy.emplace(teacher->policy());
+    teacher_policy.emplace(teacher->snapshot());  // the caller may write to it meanwhile
     t.teacher = &*teacher_policy;
   }
   return t;
@@ -37,7 +37,7 @@ RunTarget::RunTarget(ModelPtr model, TaskPtr task, std::optional<ModelPtr> base)
 }
 
 RunTarget::Prepared::Prepared(const TaskHandle& task, const ModelHandle* base) : task_(task.view(teacher_)) {
-  if (base) base_.emplace(base->policy());
+  if (base) base_.emplace(base->snapshot());  // it may even be the model being trained
 }
 
 void bind_task(py::module_& m) {

@@ -79,7 +79,7 @@ class TrainRun : RunTarget {
                               python_reward(reward_fn, cfg_.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
     const Prepared run(*task_, base_.get());
     // The reference: the given model, or this one as it is now (the run's starting point).
-    const Policy ref = ref_ ? ref_->policy() : model_->policy();
+    const Policy ref = ref_ ? ref_->snapshot() : model_->snapshot();
     TrainState st;
     st.w = model_->w.data();
     st.opt_state = opt_.data();
@@ -179,7 +179,7 @@ void bind_training(py::module_& m) {
           in.noise_key = cfg.seed;
           in.given = yc.data();
           // the reference: the given model, or this one before the step
-          const Policy ref = reference ? (*reference)->policy() : model->policy();
+          const Policy ref = reference ? (*reference)->snapshot() : model->snapshot();
           mean_r = step.run(model->w.data(), opt.data(), nullptr, &ref, oracle, in, out.data()).mean_reward;
         });
         return py::make_tuple(mean_r, oracle.queries(), owned(opt, {spec.num_params}));

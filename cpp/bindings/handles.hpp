@@ -18,7 +18,10 @@ struct ModelHandle {
   std::atomic<bool> busy{false};  // a training run or an algorithm is updating w
 
   ModelHandle(int k, int N, int d, unsigned blocks) : spec(k, N, d, blocks), w(Eigen::VectorXd::Zero(spec.num_params)) {}
+  // The policy on the weights as they are (read in place: for a call that holds them).
   Policy policy() const { return Policy(spec, w.data()); }
+  // The policy on a copy of the weights as they are now (for a run during which they may change).
+  Policy snapshot() const { return Policy::copied(spec, w.data()); }
 };
 using ModelPtr = std::shared_ptr<ModelHandle>;
 

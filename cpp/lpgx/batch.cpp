@@ -114,7 +114,7 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads) {
   const Spec& s = pol.spec();
-  const Chunks chunks(B, s.num_params);
+  const Chunks chunks(B, GradAccum::dense_size(s));
   std::vector<GradAccum> acc(static_cast<std::size_t>(chunks.count), GradAccum(s));
   ErrorFlag err;
   parallel_for(chunks.count, n_threads, [&](Index ci) {
@@ -131,7 +131,7 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     }
   });
   err.rethrow();
-  for (const GradAccum& g : acc) g.flush_into(grad);  // fixed order: deterministic sums
+  GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);  // in chunk order: deterministic sums
 }
 
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,

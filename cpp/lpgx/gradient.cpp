@@ -1,27 +1,51 @@
 #include "gradient.hpp"
 
+#include <memory>
+
 namespace lpgx {
 
 bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms);
 
 GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
-  buf_.setZero(spec_.num_params);
-  seq_sum_.setZero(spec_.k);
+  const Index kk = spec.has(kPrevToken) ? Index(spec.k) * spec.k : 0;
+  after_ = spec.has(kPrevToken) ? spec.off_prev + kk : 0;
+  buf_.setZero(spec.num_params - kk);
+  seq_sum_.setZero(spec.k);
+  if (spec.has(kPrevToken)) slot_.assign(std::size_t(spec.k), -1);
+}
+
+Index GradAccum::dense_size(const Spec& spec) {
+  return spec.num_params - (spec.has(kPrevToken) ? Index(spec.k) * spec.k : 0);
+}
+
+void GradAccum::clear() {
+  buf_.setZero();
+  for (int p : touched_) slot_[std::size_t(p)] = -1;
+  touched_.clear();
+  rows_.clear();
 }
 
 void GradAccum::begin_sequence() { seq_sum_.setZero(); }
 
 void GradAccum::add(const double* x, int i, int prev, const double* g) {
   const int k = spec_.k;
+  const Index kk = Index(k) * k;
   Eigen::Map<const Eigen::VectorXd> gv(g, k);
   seq_sum_ += gv;
-  if (prev >= 0 && spec_.has(kPrevToken))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_prev + Index(prev) * k, k) += gv;
+  if (prev >= 0 && spec_.has(kPrevToken)) {
+    int& slot = slot_[std::size_t(prev)];
+    if (slot < 0) {
+      slot = int(touched_.size());
+      touched_.push_back(prev);
+      rows_.resize(rows_.size() + std::size_t(k), 0.0);
+    }
+    Eigen::Map<Eigen::VectorXd>(rows_.data() + Index(slot) * k, k) += gv;
+  }
   if (spec_.has(kPosition))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position + Index(i) * k, k) += gv;
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position - (after_ ? kk : 0) + Index(i) * k, k) += gv;
   if (spec_.has(kContextPosition)) {
     const Index row = Index(spec_.N) * k;
-    double* base = buf_.data() + spec_.off_ctxpos + Index(i) * k;
+    double* base = buf_.data() + spec_.off_ctxpos - (after_ ? kk : 0) + Index(i) * k;
     for (int j = 0; j < spec_.d; ++j)
       if (x[j] != 0.0) Eigen::Map<Eigen::VectorXd>(base + j * row, k) += x[j] * gv;
   }
@@ -29,27 +53,57 @@ void GradAccum::add(const double* x, int i, int prev, const double* g) {
 
 void GradAccum::end_sequence(const double* x) {
   const int k = spec_.k, d = spec_.d;
+  const Index kk = Index(k) * k;
   if (spec_.has(kContext) && d > 0) {
     Eigen::Map<RowMatrix> g1(buf_.data() + spec_.off_context, d, k);
     g1.noalias() += Eigen::Map<const Eigen::VectorXd>(x, d) * seq_sum_.transpose();
   }
-  if (spec_.has(kBias)) Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias, k) += seq_sum_;
+  if (spec_.has(kBias))
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias - (after_ ? kk : 0), k) += seq_sum_;
 }
 
-void GradAccum::flush_into(double* out) const {
-  const Index n = spec_.num_params;
-  Eigen::Map<Eigen::VectorXd> o(out, n);
-  if (!spec_.has(kPrevToken)) {
-    o += buf_;
+void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out) {
+  if (n == 0) return;
+  const Spec& spec = accs[0].spec_;
+  const Index total = spec.num_params;
+  Eigen::Map<Eigen::VectorXd> o(out, total);
+  if (!spec.has(kPrevToken)) {
+    for (Index c = 0; c < n; ++c) o += accs[c * stride].buf_;
     return;
   }
-  const int k = spec_.k;
-  const Index a = spec_.off_prev, kk = Index(k) * k;
-  o.head(a) += buf_.head(a);
-  o.tail(n - a - kk) += buf_.tail(n - a - kk);
-  // buffer row `prev` holds ∂/∂W2[:, prev]; the flat layout is W2[c, prev] at c*k + prev.
-  Eigen::Map<const RowMatrix> gt(buf_.data() + a, k, k);
-  Eigen::Map<RowMatrix>(out + a, k, k) += gt.transpose();
+  const int k = spec.k;
+  const Index a = spec.off_prev, kk = Index(k) * k, tail = total - a - kk;
+  for (Index c = 0; c < n; ++c) {
+    const GradAccum& g = accs[c * stride];
+    o.head(a) += g.buf_.head(a);
+    o.tail(tail) += g.buf_.tail(tail);
+  }
+  // The prev-token rows: summed over the chunks in order into W2ᵀ (rows zeroed on first use,
+  // 8 at a time), then written to W2[c, prev] at a·c·k + prev 8 columns at a time (one cache
+  // line of `out` per c).
+  const std::size_t blocks = std::size_t(k) / 8 + 1;
+  std::vector<std::uint8_t> used(blocks, 0);
+  std::unique_ptr<double[]> t(new double[std::size_t(kk)]);  // uninitialised: only used rows are touched
+  for (Index c = 0; c < n; ++c) {
+    const GradAccum& g = accs[c * stride];
+    for (std::size_t s = 0; s < g.touched_.size(); ++s) {
+      const int p = g.touched_[s];
+      const std::size_t b = std::size_t(p) / 8;
+      if (!used[b]) {
+        used[b] = 1;
+        std::fill(t.get() + Index(b) * 8 * k, t.get() + std::min<Index>(Index(b + 1) * 8, k) * k, 0.0);
+      }
+      Eigen::Map<Eigen::VectorXd>(t.get() + Index(p) * k, k) +=
+          Eigen::Map<const Eigen::VectorXd>(g.rows_.data() + Index(s) * k, k);
+    }
+  }
+  double* w2 = out + a;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    if (!used[b]) continue;
+    const int p0 = int(b) * 8, p1 = std::min(p0 + 8, k);
+    for (int c = 0; c < k; ++c)
+      for (int p = p0; p < p1; ++p) w2[Index(c) * k + p] += t[std::size_t(p) * std::size_t(k) + std::size_t(c)];
+  }
 }
 
 RowWeights::RowWeights(int k)

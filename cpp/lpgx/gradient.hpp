@@ -10,23 +10,32 @@
 
 namespace lpgx {
 
-// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block.
-// The W2 part is kept transposed (contiguous per previous token) until flushed.
+// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block. The
+// prev-token block is kept sparse and transposed: one contiguous row ∂/∂W2[:, prev] per previous
+// token that occurred, so memory and flushing cost O(visited · k), not O(k²).
 class GradAccum {
  public:
   explicit GradAccum(const Spec& spec);
-  void clear() { buf_.setZero(); }
+  // The length of the dense part (every block but prev_token): what sizes the chunks.
+  static Index dense_size(const Spec& spec);
+  void clear();
   void begin_sequence();
   // g = ∂loss/∂logits at position i (length k).
   void add(const double* x, int i, int prev, const double* g);
   void end_sequence(const double* x);
-  // Adds the accumulated gradient, in the flat layout, to out.
-  void flush_into(double* out) const;
+  // Adds the gradient of accs[0], accs[stride], …, accs[(n − 1)·stride] (the chunks of a
+  // reduction), in the flat layout, to out, which starts at zero: the chunks are summed in
+  // that order first, so the result never depends on the thread count.
+  static void flush(const GradAccum* accs, Index n, Index stride, double* out);
 
  private:
   const Spec& spec_;
-  Eigen::VectorXd buf_;     // flat layout, prev block transposed
+  Index after_;             // dense offset of the blocks after prev_token: their flat offset − k²
+  Eigen::VectorXd buf_;     // the dense part: the flat layout without the prev-token block
   Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
+  std::vector<int> slot_;   // per previous token: its row in rows_, or −1
+  std::vector<int> touched_;
+  std::vector<double> rows_;
 };
 
 // A memoising policy's tokens that follow the same previous token share one distribution

@@ -51,16 +51,46 @@ double Spec::feature_norm2(double x2, int i) const {
   return s;
 }
 
-Policy::Policy(const Spec& spec, const double* w)
-    : spec_(spec),
-      memoise_(memoisable(spec)),
-      w_(Eigen::Map<const Eigen::VectorXd>(w, spec.num_params)) {
-  if (spec_.has(kPrevToken)) {
-    Eigen::Map<const RowMatrix> w2(w_.data() + spec_.off_prev, spec_.k, spec_.k);
-    prev_t_ = w2.transpose();
+PrevTokenRows::PrevTokenRows(const double* w2, int k)
+    : w2_(w2), k_(k), t_(new double[std::size_t(k) * std::size_t(k)]),  // uninitialised: paged in on use
+      ready_(new std::atomic<std::uint8_t>[std::size_t(k) / 8 + 1]) {
+  for (std::size_t b = 0; b <= std::size_t(k) / 8; ++b) ready_[b].store(0, std::memory_order_relaxed);
+}
+
+void PrevTokenRows::gather(std::size_t b) const {
+  std::uint8_t expected = 0;
+  if (ready_[b].compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    const int p0 = int(b) * 8, p1 = std::min(p0 + 8, k_);
+    for (int c = 0; c < k_; ++c) {  // one cache line of W2 per c
+      const double* src = w2_ + Index(c) * k_;
+      for (int p = p0; p < p1; ++p) t_[std::size_t(p) * std::size_t(k_) + std::size_t(c)] = src[p];
+    }
+    ready_[b].store(2, std::memory_order_release);
+    return;
+  }
+  while (ready_[b].load(std::memory_order_acquire) != 2) {  // another thread is gathering it
+  }
+}
+
+namespace {
+bool aligned(const double* p) { return reinterpret_cast<std::uintptr_t>(p) % EIGEN_MAX_ALIGN_BYTES == 0; }
+}  // namespace
+
+Policy::Policy(const Spec& spec, const double* w) : Policy(spec, w, !aligned(w)) {}
+
+Policy Policy::copied(const Spec& spec, const double* w) { return Policy(spec, w, true); }
+
+Policy::Policy(const Spec& spec, const double* w, bool copy)
+    : spec_(spec), memoise_(memoisable(spec)) {
+  if (copy) own_ = Eigen::Map<const Eigen::VectorXd>(w, spec.num_params);
+  w_ = copy ? own_.data() : w;
+  if (spec_.has(kPrevToken)) prev_t_ = PrevTokenRows(w_ + spec_.off_prev, spec_.k);
+  if (spec_.num_params > kBoundScanMax) {
+    ctx_max_ = rest_max_ = std::numeric_limits<double>::infinity();
+    return;
   }
   auto max_abs = [&](Index off, Index n) {
-    const auto seg = w_.segment(off, n);
+    const Eigen::Map<const Eigen::VectorXd> seg(w_ + off, n);
     return seg.allFinite() ? seg.cwiseAbs().maxCoeff() : std::numeric_limits<double>::quiet_NaN();
   };
   const Index k = spec_.k, d = spec_.d, N = spec_.N;
@@ -73,7 +103,7 @@ Policy::Policy(const Spec& spec, const double* w)
 
 void Policy::begin(const double* x, SeqState& st) const {
   const int k = spec_.k, d = spec_.d;
-  const double* w = w_.data();
+  const double* w = w_;
   st.x = Eigen::Map<const Eigen::VectorXd>(x, d);
   // Logits below 1e300 in magnitude differ by less than the float64 range: no overflow.
   const double bound = st.x.cwiseAbs().sum() * ctx_max_ + rest_max_;
@@ -109,14 +139,16 @@ void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
   const int k = spec_.k;
   Eigen::Map<Eigen::ArrayXd> o(out, k);
   o = st.base.array();
-  if (prev >= 0 && spec_.has(kPrevToken)) o += prev_t_.row(prev).transpose().array();
+  if (prev >= 0 && spec_.has(kPrevToken)) o += Eigen::Map<const Eigen::ArrayXd>(prev_t_.row(prev), k);
   if (spec_.has(kPosition))
-    o += Eigen::Map<const Eigen::ArrayXd>(w_.data() + spec_.off_position + Index(i) * k, k);
+    o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_position + Index(i) * k, k);
   if (spec_.has(kContextPosition))
     o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
 }
 
 const char* Policy::non_finite_message() const {
+  if (std::isinf(ctx_max_))  // not scanned in advance: scan now, on the error path
+    return Eigen::Map<const Eigen::VectorXd>(w_, spec_.num_params).allFinite() ? kNonFinite : kNonFiniteWeights;
   return std::isnan(ctx_max_) || std::isnan(rest_max_) ? kNonFiniteWeights : kNonFinite;
 }
 

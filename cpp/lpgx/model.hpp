@@ -6,8 +6,10 @@
 // token costs O(k) plus the softmax. φ is never materialised.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <Eigen/Core>
@@ -122,10 +124,36 @@ inline bool memoisable(const Spec& s) {
   return !s.has(kPosition) && !s.has(kContextPosition) && s.k <= kMemoMaxVocab;
 }
 
-// The weights prepared for fast per-token logits.
+// W2ᵀ, the prev-token block with row `prev` the column W2[:, prev] made contiguous. Rows are
+// gathered on first use by whichever thread needs them, 8 columns at a time (8 adjacent
+// columns share each cache line of W2), so a call pays O(k) per previous token it visits,
+// never O(k²) unless it visits them all; untouched rows are never even paged in.
+class PrevTokenRows {
+ public:
+  PrevTokenRows() = default;
+  PrevTokenRows(const double* w2, int k);
+  const double* row(int prev) const {
+    const std::size_t b = std::size_t(prev) / 8;
+    if (ready_[b].load(std::memory_order_acquire) != 2) gather(b);
+    return t_.get() + Index(prev) * k_;
+  }
+
+ private:
+  void gather(std::size_t block) const;
+  const double* w2_ = nullptr;
+  int k_ = 0;
+  std::unique_ptr<double[]> t_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> ready_;  // per block: 0 empty, 1 filling, 2 ready
+};
+
+// The weights prepared for fast per-token logits. The weights are read in place (they must
+// stay valid and unchanged while the policy is in use); an unaligned pointer is copied into
+// aligned memory first, so results never depend on where the caller's array lies.
 class Policy {
  public:
   Policy(const Spec& spec, const double* w);
+  // A policy on its own copy of w (a snapshot: later changes to w do not reach it).
+  static Policy copied(const Spec& spec, const double* w);
   const Spec& spec() const { return spec_; }
   // Fills st for context x (length d).
   void begin(const double* x, SeqState& st) const;
@@ -153,16 +181,22 @@ class Policy {
   const char* non_finite_message() const;
 
  private:
+  Policy(const Spec& spec, const double* w, bool copy);
   bool next_computed(SeqState& st, int i, int prev, NextToken& out) const;  // no memo
   bool fill_row(SeqState& st, int prev) const;  // memo row prev + 1
   Spec spec_;
   bool memoise_ = false;
-  Eigen::VectorXd w_;  // aligned copy of the flat parameters
-  RowMatrix prev_t_;   // W2ᵀ: row `prev` is the contiguous column W2[:, prev]
+  Eigen::VectorXd own_;  // the weights, when copied
+  const double* w_;      // the flat parameters (aligned)
+  PrevTokenRows prev_t_;
   // max |w| of the context-dependent blocks (context, context_position) and the sum of
-  // max |w| over the others: |logit| ≤ ‖x‖₁·ctx_max_ + rest_max_ (NaN when w is not finite)
+  // max |w| over the others: |logit| ≤ ‖x‖₁·ctx_max_ + rest_max_ (NaN when w is not finite).
+  // Scanned for models up to kBoundScanMax parameters; larger ones (where a scan per call
+  // would cost more than a small call's work) check each token's logits instead (+inf).
   double ctx_max_ = 0.0, rest_max_ = 0.0;
 };
+
+constexpr Index kBoundScanMax = Index(1) << 20;
 
 
 constexpr const char* kNonFinite = "non-finite logits: the weights or contexts are too large for float64";

@@ -32,7 +32,7 @@ PGStep::PGStep(const Spec& spec, const TrainConfig& cfg)
       width_(cfg.reward.width(spec.N)),
       adv_channels_(one_pass_ ? plan_.channels : 1),
       channels_(adv_channels_ + (cfg.estimator.has_terms() ? 1 : 0)),
-      chunks_(cfg.batch, spec.num_params * channels_),
+      chunks_(cfg.batch, GradAccum::dense_size(spec) * channels_),
       acc_(static_cast<std::size_t>(chunks_.count * channels_), GradAccum(spec)),
       r_(static_cast<std::size_t>(n_ * width_)),
       equal_(static_cast<std::size_t>(cfg.batch)),
@@ -219,7 +219,7 @@ void PGStep::update(double* w, double* opt_state, const std::vector<double>& coe
   grad_.setZero();
   for (Index c = 0; c < channels_; ++c) {
     part_.setZero();
-    for (Index ci = 0; ci < chunks_.count; ++ci) acc_[std::size_t(ci * channels_ + c)].flush_into(part_.data());
+    GradAccum::flush(acc_.data() + c, chunks_.count, channels_, part_.data());
     grad_ += coef[std::size_t(c)] * part_;
   }
   cfg_.optimizer.step(w, grad_.data(), opt_state, spec_.num_params, double(n_) * spec_.N);
