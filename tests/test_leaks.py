@@ -60,7 +60,7 @@ MODEL = lpgx.LinearARModel(3, 3, 2, blocks=lpgx.BLOCKS, w=np.linspace(-1, 1, 3 *
 X = np.ones((1, 2))
 Y = np.zeros((1, 3), dtype=np.int64)
 BAD = MODEL.copy()
-BAD.w[0] = np.nan  # written through the live array: the engine refuses it
+BAD.block(BAD.blocks[0]).flat[0] = np.nan  # written through a live view: the engine refuses it
 HUGE = lpgx.LinearARModel(2, 2**31 - 1, 1)
 
 

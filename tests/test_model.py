@@ -46,6 +46,8 @@ def test_default_layout_is_spec_layout():
     np.testing.assert_array_equal(m.block("prev_token"), w2)
     m.block("prev_token")[1, 2] = -7.0  # views write through
     assert m.w[d * k + 1 * k + 2] == -7.0
+    with pytest.raises(ValueError, match="read-only"):  # model.w is a snapshot: writes there would be lost
+        m.w[0] = 1.0
     with pytest.raises(KeyError, match="bias"):
         m.block("bias")
 
@@ -149,7 +151,7 @@ def test_persistence_and_pickle(tmp_path):
     m3 = pickle.loads(pickle.dumps(m))
     assert m3 == m
     c = m.copy()
-    c.w[0] += 1
+    c.block(c.blocks[0]).flat[0] += 1
     assert c != m
     assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
 

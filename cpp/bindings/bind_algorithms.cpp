@@ -52,7 +52,9 @@ class AlgoRun : RunTarget {
         std::vector<Index>(rec_.eval_steps.begin(), rec_.eval_steps.begin() + rows), {rows});
     d["eval_log_lik"] = owned(std::vector<double>(rec_.eval_log_lik.begin(), rec_.eval_log_lik.begin() + rows * n_eval),
                               {rows, n_eval});
-    d["w_iterate"] = owned(std::vector<double>(iterate_.data(), iterate_.data() + iterate_.size()), {Index(iterate_.size())});
+    py::array_t<double> w_iterate({Index(iterate_.size())});
+    model_->spec.to_flat(iterate_.data(), w_iterate.mutable_data());
+    d["w_iterate"] = w_iterate;
     return d;
   }
 

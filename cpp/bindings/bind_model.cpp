@@ -33,17 +33,29 @@ void bind_model(py::module_& m) {
              }
              return out;
            })
-      .def_property_readonly("w",
-                             [](py::object self) {  // a live view, kept alive by the handle
-                               ModelHandle& h = self.cast<ModelHandle&>();
-                               return py::array_t<double>({h.spec.num_params}, {Index(sizeof(double))}, h.w.data(), self);
-                             })
+      .def("flat", &ModelHandle::flat, "the parameters in the flat layout (a new array)")
+      .def("block_view",
+           [](py::object self, const std::string& name) {  // a live view of one block, kept alive by the handle
+             ModelHandle& h = self.cast<ModelHandle&>();
+             const int i = kind_index(kBlockNames, name);
+             const Block b = static_cast<Block>(1u << std::max(i, 0));
+             require(i >= 0 && h.spec.has(b), "block " + name + " is not enabled in this model");
+             std::vector<Index> shape = h.spec.shape(b), strides(shape.size());
+             Index step = sizeof(double);
+             for (std::size_t j = shape.size(); j-- > 0;) {
+               strides[j] = step;
+               step *= shape[j];
+             }
+             if (b == kPrevToken) std::swap(strides[0], strides[1]);  // W2[c, prev] lives in W2ᵀ[prev, c]
+             return py::array_t<double>(shape, strides, h.w.data() + h.spec.offset(b), self);
+           },
+           py::arg("name"))
       .def("set_w",
            [](ModelHandle& h, const CArray<double>& w) {
              check_shape(w, "w", {h.spec.num_params});
              require(!h.busy.load(), "model.w cannot be assigned while the model is being trained "
                                      "(post_train, pretrain or an algorithm is running on it)");
-             std::copy(w.data(), w.data() + h.spec.num_params, h.w.data());
+             h.spec.to_internal(w.data(), h.w.data());
            },
            py::arg("w").noconvert())
       .def("sample",
@@ -105,7 +117,7 @@ void bind_model(py::module_& m) {
              double* lp = logp.mutable_data();
              run_kernel(h, n_threads, [&](const Policy& pol) {
                std::fill_n(g, h.spec.num_params, 0.0);
-               grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads);
+               grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads, true);
              });
              return py::make_tuple(grad, logp);
            },

@@ -55,7 +55,8 @@ class TrainRun : RunTarget {
                       "reference: its sizes and blocks differ from the model's");
     check_config(cfg_, spec, bool(base_));
     check_shape(opt_state, "opt_state", {spec.num_params});
-    opt_.assign(opt_state.data(), opt_state.data() + spec.num_params);
+    opt_.resize(std::size_t(spec.num_params));
+    spec.to_internal(opt_state.data(), opt_.data());
     const Index rows_test = cfg_.test_every > 0 ? record_row(cfg_.steps, cfg_.test_every) + 1 : 0;
     const Index rows_track = cfg_.track_every > 0 ? record_row(cfg_.steps, cfg_.track_every) + 1 : 0;
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -113,7 +114,9 @@ class TrainRun : RunTarget {
     d["queries"] = owned(rec_.queries, {cfg_.steps});
     d["steps_done"] = rec_.steps_done;
     d["total_queries"] = queries_;  // also the queries of a step abandoned after its rewards
-    d["opt_state"] = owned(opt_, {Index(opt_.size())});
+    py::array_t<double> opt({Index(opt_.size())});
+    model_->spec.to_flat(opt_.data(), opt.mutable_data());
+    d["opt_state"] = opt;
     return d;
   }
 
@@ -164,7 +167,8 @@ void bind_training(py::module_& m) {
         cfg.behavior.kind = Behavior::kGiven;
         check_config(cfg, spec, false);
         require(!cfg.reward.external || !reward_fn.is_none(), "an external reward needs a callable");
-        std::vector<double> opt(opt_state.data(), opt_state.data() + spec.num_params);
+        std::vector<double> opt(static_cast<std::size_t>(spec.num_params));
+        spec.to_internal(opt_state.data(), opt.data());
         const RewardOracle oracle(cfg.reward, spec.N,
                                   python_reward(reward_fn, cfg.reward.kind == RewardSpec::kProcess, spec.d, spec.N));
         BusyGuard busy(*model, "pg_step");
@@ -182,7 +186,9 @@ void bind_training(py::module_& m) {
           const Policy ref = reference ? (*reference)->snapshot() : model->snapshot();
           mean_r = step.run(model->w.data(), opt.data(), nullptr, &ref, oracle, in, out.data()).mean_reward;
         });
-        return py::make_tuple(mean_r, oracle.queries(), owned(opt, {spec.num_params}));
+        py::array_t<double> opt_out({spec.num_params});
+        spec.to_flat(opt.data(), opt_out.mutable_data());
+        return py::make_tuple(mean_r, oracle.queries(), opt_out);
       },
       py::arg("model"), py::arg("reference"), py::arg("cfg"), py::arg("x").noconvert(), py::arg("ystar").noconvert(),
       py::arg("y").noconvert(), py::arg("reward_fn"), py::arg("opt_state").noconvert());

@@ -14,10 +14,16 @@ namespace lpgx::bind {
 
 struct ModelHandle {
   Spec spec;
-  Eigen::VectorXd w;  // the flat parameters (theory §1 layout), aligned
+  Eigen::VectorXd w;  // the parameters in the engine's internal layout (model.hpp), aligned
   std::atomic<bool> busy{false};  // a training run or an algorithm is updating w
 
   ModelHandle(int k, int N, int d, unsigned blocks) : spec(k, N, d, blocks), w(Eigen::VectorXd::Zero(spec.num_params)) {}
+  // A new array of the parameters in the flat layout of theory §1.
+  py::array_t<double> flat() const {
+    py::array_t<double> out({spec.num_params});
+    spec.to_flat(w.data(), out.mutable_data());
+    return out;
+  }
   // The policy on the weights as they are (read in place: for a call that holds them).
   Policy policy() const { return Policy(spec, w.data()); }
   // The policy on a copy of the weights as they are now (for a run during which they may change).

@@ -37,7 +37,7 @@ void update(const Spec& spec, const AlgoConfig& cfg, double* w, const double* x,
     const Policy cur(spec, w);
     grad_log_prob(cur, x, y, A, 1, G.data(), nullptr, 1);
   }
-  cfg.optimizer.step(w, G.data(), nullptr, spec.num_params, double(spec.N));
+  cfg.optimizer.step(spec, w, G.data(), nullptr, double(spec.N));
 }
 
 // Evaluates the eval contexts after s steps (when due, or when `force`d at the end);

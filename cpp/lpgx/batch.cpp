@@ -112,10 +112,12 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 }
 
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
-                   Index B, double* grad, double* token_logp, int n_threads) {
+                   Index B, double* grad, double* token_logp, int n_threads, bool flat) {
   const Spec& s = pol.spec();
   const Chunks chunks(B, GradAccum::dense_size(s));
-  std::vector<GradAccum> acc(static_cast<std::size_t>(chunks.count), GradAccum(s));
+  std::vector<GradAccum> acc;
+  acc.reserve(static_cast<std::size_t>(chunks.count));
+  for (Index c = 0; c < chunks.count; ++c) acc.emplace_back(s);
   ErrorFlag err;
   parallel_for(chunks.count, n_threads, [&](Index ci) {
     SeqState w(s.k);
@@ -131,7 +133,10 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     }
   });
   err.rethrow();
-  GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);  // in chunk order: deterministic sums
+  if (flat)  // in chunk order: deterministic sums
+    GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad);
+  else
+    GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);
 }
 
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,

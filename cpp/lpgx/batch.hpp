@@ -36,10 +36,11 @@ void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B
 
 void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads);
 
-// grad += ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones).
+// grad += ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones), grad
+// starting at zero, in the internal layout (flat = false) or the flat layout of theory §1.
 // token_logp (B×N) receives the log-probs when non-null.
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
-                   Index B, double* grad, double* token_logp, int n_threads);
+                   Index B, double* grad, double* token_logp, int n_threads, bool flat = false);
 
 // Per sample: min_i min_{c≠y_i} (logit_i[y_i] − logit_i[c]) and max_i ‖φ‖² along y.
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,

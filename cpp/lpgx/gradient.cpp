@@ -78,12 +78,34 @@ void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out)
     o.head(a) += g.buf_.head(a);
     o.tail(tail) += g.buf_.tail(tail);
   }
-  // The prev-token rows: summed over the chunks in order into W2ᵀ (rows zeroed on first use,
-  // 8 at a time), then written to W2[c, prev] at a·c·k + prev 8 columns at a time (one cache
-  // line of `out` per c).
+  for (Index c = 0; c < n; ++c) {  // the prev-token rows: W2ᵀ rows of the internal layout
+    const GradAccum& g = accs[c * stride];
+    for (std::size_t s = 0; s < g.touched_.size(); ++s)
+      Eigen::Map<Eigen::VectorXd>(out + a + Index(g.touched_[s]) * k, k) +=
+          Eigen::Map<const Eigen::VectorXd>(g.rows_.data() + Index(s) * k, k);
+  }
+}
+
+void GradAccum::flush_flat(const GradAccum* accs, Index n, Index stride, double* out) {
+  if (n == 0) return;
+  const Spec& spec = accs[0].spec_;
+  if (!spec.has(kPrevToken)) {
+    flush(accs, n, stride, out);  // the two layouts agree
+    return;
+  }
+  const int k = spec.k;
+  const Index a = spec.off_prev, kk = Index(k) * k, tail = spec.num_params - a - kk;
+  Eigen::Map<Eigen::VectorXd> o(out, spec.num_params);
+  for (Index c = 0; c < n; ++c) {
+    const GradAccum& g = accs[c * stride];
+    o.head(a) += g.buf_.head(a);
+    o.tail(tail) += g.buf_.tail(tail);
+  }
+  // W2ᵀ rows summed over the chunks in order (rows zeroed on first use, 8 at a time; the
+  // table is allocated, not touched, so unvisited rows cost nothing), then added to W2[c, p].
   const std::size_t blocks = std::size_t(k) / 8 + 1;
   std::vector<std::uint8_t> used(blocks, 0);
-  std::unique_ptr<double[]> t(new double[std::size_t(kk)]);  // uninitialised: only used rows are touched
+  std::unique_ptr<double[]> t(new double[std::size_t(kk)]);
   for (Index c = 0; c < n; ++c) {
     const GradAccum& g = accs[c * stride];
     for (std::size_t s = 0; s < g.touched_.size(); ++s) {
@@ -101,7 +123,7 @@ void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out)
   for (std::size_t b = 0; b < blocks; ++b) {
     if (!used[b]) continue;
     const int p0 = int(b) * 8, p1 = std::min(p0 + 8, k);
-    for (int c = 0; c < k; ++c)
+    for (int c = 0; c < k; ++c)  // one cache line of W2 per c
       for (int p = p0; p < p1; ++p) w2[Index(c) * k + p] += t[std::size_t(p) * std::size_t(k) + std::size_t(c)];
   }
 }

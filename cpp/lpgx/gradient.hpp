@@ -10,8 +10,8 @@
 
 namespace lpgx {
 
-// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block. The
-// prev-token block is kept sparse and transposed: one contiguous row ∂/∂W2[:, prev] per previous
+// Accumulates Σ g_i ⊗ ∂logits_i/∂w for one worker's sequences, block by block, in the internal
+// layout (model.hpp). The prev-token block is kept sparse: one row ∂/∂W2[:, prev] per previous
 // token that occurred, so memory and flushing cost O(visited · k), not O(k²).
 class GradAccum {
  public:
@@ -24,9 +24,12 @@ class GradAccum {
   void add(const double* x, int i, int prev, const double* g);
   void end_sequence(const double* x);
   // Adds the gradient of accs[0], accs[stride], …, accs[(n − 1)·stride] (the chunks of a
-  // reduction), in the flat layout, to out, which starts at zero: the chunks are summed in
-  // that order first, so the result never depends on the thread count.
+  // reduction), in the internal layout, to out, chunk after chunk: the result never depends
+  // on the thread count.
   static void flush(const GradAccum* accs, Index n, Index stride, double* out);
+  // The same in the flat layout of theory §1 (a gradient handed to the caller): the visited
+  // prev-token rows are summed in chunk order, then written as columns of W2, 8 at a time.
+  static void flush_flat(const GradAccum* accs, Index n, Index stride, double* out);
 
  private:
   const Spec& spec_;

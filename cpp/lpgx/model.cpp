@@ -1,5 +1,6 @@
 #include "model.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -41,6 +42,31 @@ std::vector<Index> Spec::shape(Block b) const {
   return {};
 }
 
+namespace {
+// out = inᵀ for k×k row-major blocks, in 64×64 tiles (both sides stay in cache).
+void transpose_block(const double* in, double* out, int k) {
+  constexpr int kTile = 64;
+  for (int i0 = 0; i0 < k; i0 += kTile)
+    for (int j0 = 0; j0 < k; j0 += kTile)
+      for (int i = i0; i < std::min(i0 + kTile, k); ++i)
+        for (int j = j0; j < std::min(j0 + kTile, k); ++j) out[Index(j) * k + i] = in[Index(i) * k + j];
+}
+void convert(const Spec& s, const double* in, double* out) {
+  const Index n = s.num_params;
+  if (!s.has(kPrevToken)) {
+    std::copy(in, in + n, out);
+    return;
+  }
+  const Index a = s.off_prev, kk = Index(s.k) * s.k;
+  std::copy(in, in + a, out);
+  transpose_block(in + a, out + a, s.k);
+  std::copy(in + a + kk, in + n, out + a + kk);
+}
+}  // namespace
+
+void Spec::to_internal(const double* flat, double* internal) const { convert(*this, flat, internal); }
+void Spec::to_flat(const double* internal, double* flat) const { convert(*this, internal, flat); }
+
 double Spec::feature_norm2(double x2, int i) const {
   double s = 0.0;
   if (has(kContext)) s += x2;
@@ -49,27 +75,6 @@ double Spec::feature_norm2(double x2, int i) const {
   if (has(kContextPosition)) s += x2;
   if (has(kBias)) s += 1.0;
   return s;
-}
-
-PrevTokenRows::PrevTokenRows(const double* w2, int k)
-    : w2_(w2), k_(k), t_(new double[std::size_t(k) * std::size_t(k)]),  // uninitialised: paged in on use
-      ready_(new std::atomic<std::uint8_t>[std::size_t(k) / 8 + 1]) {
-  for (std::size_t b = 0; b <= std::size_t(k) / 8; ++b) ready_[b].store(0, std::memory_order_relaxed);
-}
-
-void PrevTokenRows::gather(std::size_t b) const {
-  std::uint8_t expected = 0;
-  if (ready_[b].compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-    const int p0 = int(b) * 8, p1 = std::min(p0 + 8, k_);
-    for (int c = 0; c < k_; ++c) {  // one cache line of W2 per c
-      const double* src = w2_ + Index(c) * k_;
-      for (int p = p0; p < p1; ++p) t_[std::size_t(p) * std::size_t(k_) + std::size_t(c)] = src[p];
-    }
-    ready_[b].store(2, std::memory_order_release);
-    return;
-  }
-  while (ready_[b].load(std::memory_order_acquire) != 2) {  // another thread is gathering it
-  }
 }
 
 namespace {
@@ -84,7 +89,6 @@ Policy::Policy(const Spec& spec, const double* w, bool copy)
     : spec_(spec), memoise_(memoisable(spec)) {
   if (copy) own_ = Eigen::Map<const Eigen::VectorXd>(w, spec.num_params);
   w_ = copy ? own_.data() : w;
-  if (spec_.has(kPrevToken)) prev_t_ = PrevTokenRows(w_ + spec_.off_prev, spec_.k);
   if (spec_.num_params > kBoundScanMax) {
     ctx_max_ = rest_max_ = std::numeric_limits<double>::infinity();
     return;
@@ -139,7 +143,8 @@ void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
   const int k = spec_.k;
   Eigen::Map<Eigen::ArrayXd> o(out, k);
   o = st.base.array();
-  if (prev >= 0 && spec_.has(kPrevToken)) o += Eigen::Map<const Eigen::ArrayXd>(prev_t_.row(prev), k);
+  if (prev >= 0 && spec_.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ
+    o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
   if (spec_.has(kPosition))
     o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_position + Index(i) * k, k);
   if (spec_.has(kContextPosition))

@@ -6,10 +6,8 @@
 // token costs O(k) plus the softmax. φ is never materialised.
 #pragma once
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include <Eigen/Core>
@@ -35,6 +33,11 @@ constexpr KindNames<5> kBlockNames = {"context", "prev_token", "position", "cont
 
 // Sizes and the offsets of the enabled blocks in the flat parameter vector
 // (blocks concatenated in the order above, each row-major).
+//
+// The engine keeps weights (and gradients, optimizer states) in its internal layout: the flat
+// layout of theory §1 with the prev_token block transposed, W2ᵀ, so that the column W2[:, prev]
+// a token's logits need is one contiguous row at off_prev + prev·k. Everything the Python
+// layer hands over or receives is converted at the border (to_internal / to_flat).
 struct Spec {
   int k = 0, N = 0, d = 0;
   unsigned blocks = 0;
@@ -47,6 +50,9 @@ struct Spec {
   // disabled) and shape.
   Index offset(Block b) const;
   std::vector<Index> shape(Block b) const;
+  // Whole parameter vectors between the flat layout and the internal one (in ≠ out).
+  void to_internal(const double* flat, double* internal) const;
+  void to_flat(const double* internal, double* flat) const;
   // ‖φ(x, y_<i, c)‖² at position i for a context with squared norm x2.
   double feature_norm2(double x2, int i) const;
 };
@@ -124,31 +130,9 @@ inline bool memoisable(const Spec& s) {
   return !s.has(kPosition) && !s.has(kContextPosition) && s.k <= kMemoMaxVocab;
 }
 
-// W2ᵀ, the prev-token block with row `prev` the column W2[:, prev] made contiguous. Rows are
-// gathered on first use by whichever thread needs them, 8 columns at a time (8 adjacent
-// columns share each cache line of W2), so a call pays O(k) per previous token it visits,
-// never O(k²) unless it visits them all; untouched rows are never even paged in.
-class PrevTokenRows {
- public:
-  PrevTokenRows() = default;
-  PrevTokenRows(const double* w2, int k);
-  const double* row(int prev) const {
-    const std::size_t b = std::size_t(prev) / 8;
-    if (ready_[b].load(std::memory_order_acquire) != 2) gather(b);
-    return t_.get() + Index(prev) * k_;
-  }
-
- private:
-  void gather(std::size_t block) const;
-  const double* w2_ = nullptr;
-  int k_ = 0;
-  std::unique_ptr<double[]> t_;
-  std::unique_ptr<std::atomic<std::uint8_t>[]> ready_;  // per block: 0 empty, 1 filling, 2 ready
-};
-
-// The weights prepared for fast per-token logits. The weights are read in place (they must
-// stay valid and unchanged while the policy is in use); an unaligned pointer is copied into
-// aligned memory first, so results never depend on where the caller's array lies.
+// The weights (internal layout) prepared for fast per-token logits. The weights are read in
+// place (they must stay valid and unchanged while the policy is in use); an unaligned pointer
+// is copied into aligned memory first, so results never depend on where an array lies.
 class Policy {
  public:
   Policy(const Spec& spec, const double* w);
@@ -187,8 +171,7 @@ class Policy {
   Spec spec_;
   bool memoise_ = false;
   Eigen::VectorXd own_;  // the weights, when copied
-  const double* w_;      // the flat parameters (aligned)
-  PrevTokenRows prev_t_;
+  const double* w_;      // the parameters, internal layout (aligned)
   // max |w| of the context-dependent blocks (context, context_position) and the sum of
   // max |w| over the others: |logit| ≤ ‖x‖₁·ctx_max_ + rest_max_ (NaN when w is not finite).
   // Scanned for models up to kBoundScanMax parameters; larger ones (where a scan per call

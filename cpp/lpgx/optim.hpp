@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kinds.hpp"
+#include "model.hpp"
 #include "parallel.hpp"
 
 namespace lpgx {
@@ -20,14 +21,14 @@ struct Optimizer {
   double a = 4.0, b = 2.0;        // adaptive step w += G / (a + b‖G‖²)
   bool mean_loss = true;          // Adagrad/SGD: loss = −mean over the B·N tokens
 
-  // One update. `acc` is the Adagrad accumulator (n entries; unused otherwise).
-  // `count` is B·N, the number of terms the loss averages over. An update that would make
-  // w (or the accumulator) non-finite throws and leaves both unchanged.
-  void step(double* w, const double* G, double* acc, Index n, double count) const {
+  // One update of w (internal layout, model.hpp). `acc` is the Adagrad accumulator (unused
+  // otherwise). `count` is B·N, the number of terms the loss averages over. An update that would
+  // make w (or the accumulator) non-finite throws and leaves both unchanged.
+  void step(const Spec& spec, double* w, const double* G, double* acc, double count) const {
+    const Index n = spec.num_params;
     std::vector<double> next(w, w + n), next_acc;
     if (kind == kAdaptive) {
-      double g2 = 0.0;
-      for (Index j = 0; j < n; ++j) g2 += G[j] * G[j];
+      const double g2 = squared_norm_in_flat_order(spec, G);
       const double scale = 1.0 / (a + b * g2);
       for (Index j = 0; j < n; ++j) next[j] += scale * G[j];
     } else if (kind == kSGD) {
@@ -54,6 +55,21 @@ struct Optimizer {
   }
 
  private:
+  // ‖G‖², summed in the order of the flat layout (so results do not depend on how the engine
+  // stores the prev-token block).
+  static double squared_norm_in_flat_order(const Spec& spec, const double* G) {
+    double g2 = 0.0;
+    if (!spec.has(kPrevToken)) {
+      for (Index j = 0; j < spec.num_params; ++j) g2 += G[j] * G[j];
+      return g2;
+    }
+    const Index a = spec.off_prev, k = spec.k;
+    for (Index j = 0; j < a; ++j) g2 += G[j] * G[j];
+    for (Index c = 0; c < k; ++c)
+      for (Index p = 0; p < k; ++p) g2 += G[a + p * k + c] * G[a + p * k + c];  // W2[c, p]
+    for (Index j = a + k * k; j < spec.num_params; ++j) g2 += G[j] * G[j];
+    return g2;
+  }
   static bool all_finite(const std::vector<double>& v) {
     for (double x : v)
       if (!std::isfinite(x)) return false;

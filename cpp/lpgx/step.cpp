@@ -33,11 +33,12 @@ PGStep::PGStep(const Spec& spec, const TrainConfig& cfg)
       adv_channels_(one_pass_ ? plan_.channels : 1),
       channels_(adv_channels_ + (cfg.estimator.has_terms() ? 1 : 0)),
       chunks_(cfg.batch, GradAccum::dense_size(spec) * channels_),
-      acc_(static_cast<std::size_t>(chunks_.count * channels_), GradAccum(spec)),
       r_(static_cast<std::size_t>(n_ * width_)),
       equal_(static_cast<std::size_t>(cfg.batch)),
       grad_(spec.num_params),
       part_(spec.num_params) {
+  acc_.reserve(static_cast<std::size_t>(chunks_.count * channels_));
+  for (Index c = 0; c < chunks_.count * channels_; ++c) acc_.emplace_back(spec);
   if (!one_pass_ || cfg.estimator.epochs > 1) adv_.resize(static_cast<std::size_t>(n_ * spec.N));
   if (cfg.estimator.epochs > 1) {
     logp_old_.resize(static_cast<std::size_t>(n_ * spec.N));
@@ -222,7 +223,7 @@ void PGStep::update(double* w, double* opt_state, const std::vector<double>& coe
     GradAccum::flush(acc_.data() + c, chunks_.count, channels_, part_.data());
     grad_ += coef[std::size_t(c)] * part_;
   }
-  cfg_.optimizer.step(w, grad_.data(), opt_state, spec_.num_params, double(n_) * spec_.N);
+  cfg_.optimizer.step(spec_, w, grad_.data(), opt_state, double(n_) * spec_.N);
 }
 
 void PGStep::judge_external(const RewardOracle& oracle, const double* x, const std::int32_t* y) {

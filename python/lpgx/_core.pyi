@@ -13,8 +13,14 @@ class Model:
     """
     def __init__(self, k: typing.SupportsInt | typing.SupportsIndex, N: typing.SupportsInt | typing.SupportsIndex, d: typing.SupportsInt | typing.SupportsIndex, blocks: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    def block_view(self, name: str) -> numpy.typing.NDArray[numpy.float64]:
+        ...
     def count_matches(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], n_samples: typing.SupportsInt | typing.SupportsIndex, key: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
         ...
+    def flat(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        the parameters in the flat layout (a new array)
+        """
     def grad_log_prob(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], weights: numpy.typing.NDArray[numpy.float64] | None, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         ...
     def greedy(self, x: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
@@ -40,9 +46,6 @@ class Model:
         ...
     @property
     def num_params(self) -> int:
-        ...
-    @property
-    def w(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
 class Task:
     """

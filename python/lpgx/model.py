@@ -76,22 +76,26 @@ class LinearARModel:
     # -- parameters -------------------------------------------------------------------
     @property
     def w(self) -> np.ndarray:
-        """Flat float64 parameters: enabled blocks concatenated, each row-major. A live view:
-        writes go straight to the model (assign ``model.w = ...`` to replace them all)."""
-        return self._h.w
+        """Flat float64 parameters: enabled blocks concatenated, each row-major (docs/theory.md
+        §1), as a read-only snapshot. Assign ``model.w = ...`` to replace them all, or write
+        through the live views of :meth:`block`. (The engine keeps the prev-token block
+        transposed, so that a token's logits read contiguous memory.)"""
+        w: np.ndarray = self._h.flat()
+        w.flags.writeable = False
+        return w
 
     @w.setter
     def w(self, value: Any) -> None:
         self._h.set_w(v.float_array(value, "w", (self.num_params,)))
 
     def block(self, name: str) -> np.ndarray:
-        """A writable view of one block's weights: ``context`` W1 (d, k), ``prev_token``
+        """A live, writable view of one block's weights: ``context`` W1 (d, k), ``prev_token``
         W2 (k, k) indexed [c, prev], ``position`` P (N, k), ``context_position`` C (d, N, k),
         ``bias`` b (k,)."""
         if not isinstance(name, str) or name not in self._layout:
             raise KeyError(f"block {name!r} is not enabled in this model (blocks: {self.blocks})")
-        off, shape = self._layout[name]
-        return self.w[off: off + int(np.prod(shape))].reshape(shape)
+        view: np.ndarray = self._h.block_view(name)
+        return view
 
     @property
     def shape(self) -> Tuple[int, int, int]:
