@@ -204,6 +204,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pretrain-steps", type=int, default=1000, help="supervised steps before post-training")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--group", type=int, default=8, help="G of the estimator steps (batch/G contexts each)")
+    ap.add_argument("--no-estimators", action="store_true", help="skip the estimator steps")
     a = ap.parse_args()
     B, N, d, k = a.batch, a.seq_len, a.dim, a.vocab
     task = lpgx.TeacherTask(d, k, N, inputs="mixture", rng=0)
@@ -233,16 +235,56 @@ def main():
             best, med = timed(lambda: tpg.step(B), a.repeats)
             rows.append((state, f"PyTorch {torch.__version__} (float32, {a.threads} threads)", best, med))
 
+    estimator_rows = [] if a.no_estimators else estimator_steps(pretrained, task, a)
     print(f"One Figure-1 PG step: B={B}, N={N}, d={d}, k={k} (ORM, on-policy, batch-mean baseline, Adagrad)\n")
     print("| policy at the start | implementation | best s/step | median s/step | steps/s | lpgx speed-up |")
     print("|---|---|---|---|---|---|")
     for state, name, best, med in rows:
         ref = next(b for s_, n, b, _ in rows if s_ == state and n.startswith("lpgx"))
         print(f"| {state} | {name} | {best:.4f} | {med:.4f} | {1 / best:.1f} | {best / ref:.1f}x |")
+    if estimator_rows:
+        G = a.group
+        print(f"\nEstimator steps on the Figure-1 pre-trained model, {B} sequences per step each: the plain step "
+              f"draws B = {B} contexts × 1 response, the others {B // G} contexts × G = {G} responses; "
+              f"lpgx, {a.threads} threads; ratio = best step time / the plain step's\n")
+        print("| estimator | reward | best s/step | median s/step | ratio to the plain step |")
+        print("|---|---|---|---|---|")
+        for name, reward, best, med in estimator_rows:
+            plain = next(b for n, r, b, _ in estimator_rows if r == reward and n.startswith("Reinforce (plain"))
+            print(f"| {name} | {reward} | {best:.4f} | {med:.4f} | {best / plain:.2f} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"B": B, "N": N, "d": d, "k": k,
-                       "rows": [dict(state=s_, name=n, best=b, median=m) for s_, n, b, m in rows]}, f, indent=2)
+                       "rows": [dict(state=s_, name=n, best=b, median=m) for s_, n, b, m in rows],
+                       "estimators": [dict(name=n, reward=r, best=b, median=m) for n, r, b, m in estimator_rows]},
+                      f, indent=2)
+
+
+def estimator_steps(model, task, a):
+    """Per-step time of each estimator's post-training step on the same number of sequences."""
+    B, G = a.batch, a.group
+    variants = [
+        ("Reinforce (plain, G = 1)", lambda: lpgx.Reinforce(), B),
+        ("Reinforce, G groups", lambda: lpgx.Reinforce(group_size=G), B // G),
+        ("RLOO", lambda: lpgx.RLOO(G), B // G),
+        ("GRPO", lambda: lpgx.GRPO(G), B // G),
+        ("GRPO scale=batch", lambda: lpgx.GRPO(G, scale="batch"), B // G),
+        ("Dr. GRPO", lambda: lpgx.GRPO(G, scale="none"), B // G),
+        ("PassAtK(k=4)", lambda: lpgx.PassAtK(G, 4), B // G),
+        ("GRPO + KL exact", lambda: lpgx.GRPO(G, kl=0.05), B // G),
+        ("GRPO + KL k3", lambda: lpgx.GRPO(G, kl=0.05, kl_estimator="k3"), B // G),
+        ("GRPO + entropy", lambda: lpgx.GRPO(G, entropy=0.01), B // G),
+        ("GRPO + clip, 4 epochs", lambda: lpgx.GRPO(G, clip=0.2, epochs=4), B // G),
+    ]
+    out = []
+    for reward in ("outcome", "process"):
+        for name, make, contexts in variants:
+            def steps():
+                lpgx.post_train(model.copy(), task, reward=reward, estimator=make(), steps=a.steps,
+                                batch_size=contexts, rng=1, n_threads=a.threads)
+            best, med = timed(steps, a.repeats)
+            out.append((name, reward, best / a.steps, med / a.steps))
+    return out
 
 
 if __name__ == "__main__":
