@@ -51,6 +51,7 @@ ESTIMATORS = {
     "grpo_batch": (lambda G: lpgx.GRPO(G, scale="batch", eps=1e-3), "grpo", {"scale": "batch", "eps": 1e-3}),
     "grpo_none": (lambda G: lpgx.GRPO(G, scale="none"), "grpo", {"scale": "none", "eps": 0.0}),
     "pass2_loo": (lambda G: lpgx.PassAtK(G, 2), "pass_at_k", {"k": 2, "baseline": "loo"}),
+    "batch_norm": (lambda G: lpgx.estimators.BatchNorm(G, eps=1e-3), "reinforce", {"batch_norm": 1e-3}),
     "pass3_none": (lambda G: lpgx.PassAtK(G, 3, baseline="none"), "pass_at_k", {"k": 3, "baseline": "none"}),
 }
 
@@ -85,6 +86,8 @@ def numpy_advantages(key, y, y_star, G, kind, values):
             A[b * G:(b + 1) * G, j] = formula(name, r[b * G:(b + 1) * G, j], G, pos, **kw)
     if kw.get("batch_mean"):
         A = A - r.mean(0)
+    if "batch_norm" in kw:
+        A = (A - r.mean(0)) / (r.std(0, ddof=1) + kw["batch_norm"])
     if kw.get("scale") == "batch":
         A = A / (r.std(0, ddof=1) + kw["eps"])
     return np.repeat(A, N, axis=1) if kind == "outcome" else A
@@ -116,6 +119,7 @@ lpgx.pretrain(BASE, TASK, steps=10, batch_size=64, rng=0)
 
 @pytest.mark.parametrize("make", [lambda: lpgx.RLOO(4), lambda: lpgx.GRPO(4), lambda: lpgx.GRPO(4, scale="batch"),
                                   lambda: lpgx.PassAtK(4, 2), lambda: lpgx.GRPO(4, kl=0.2),
+                                  lambda: lpgx.estimators.BatchNorm(4),
                                   lambda: lpgx.RLOO(4, kl=0.1, kl_estimator="k3", entropy=0.05),
                                   lambda: lpgx.GRPO(4, clip=0.2, epochs=3)])
 @pytest.mark.parametrize("reward", ["outcome", "process"])

@@ -25,6 +25,7 @@ void column_advantages(const Estimator& e, const RewardSpec& rw, const double* r
       for (int g = 0; g < G; ++g) A[g * stride] = 1.0;
       return;
     case Estimator::kReinforce:
+    case Estimator::kBatchNorm:  // the batch statistics are applied by the caller
       for (int g = 0; g < G; ++g) A[g * stride] = r[g * stride];
       return;
     case Estimator::kRLOO:
@@ -63,6 +64,8 @@ ChannelPlan channel_plan(const Estimator& est, const RewardSpec& reward) {
     case Estimator::kReinforce:
       if (outcome) return {2, true};  // one channel per reward value: (value − baseline) later
       return {1, !est.baseline};      // the PRM's per-position baseline needs the whole batch
+    case Estimator::kBatchNorm:
+      return {outcome ? 2 : 1, outcome};  // (value − mean)/(sd + eps) per reward value; per position: later
     case Estimator::kGRPO:
       // the batch's standard deviation is one coefficient for outcome rewards, one per position for process rewards
       return {1, outcome || est.scale != Estimator::kScaleBatch};
@@ -104,7 +107,7 @@ void group_weights(const Estimator& est, const RewardSpec& reward, const double*
   }
   std::fill(channel, channel + G, 0);
   if (reward.kind == RewardSpec::kOutcome) {
-    if (est.kind == Estimator::kReinforce) {  // weight 1 in the channel of its reward value
+    if (est.kind == Estimator::kReinforce || est.kind == Estimator::kBatchNorm) {  // weight 1 in its value's channel
       std::fill(a, a + Index(G) * N, 1.0);
       for (int g = 0; g < G; ++g) channel[g] = r_group[g] == reward.pos ? 0 : 1;
       return;
@@ -126,6 +129,10 @@ void channel_coefficients(const Estimator& est, const RewardSpec& reward, const 
     const double baseline = est.baseline ? stats.mean[0] : 0.0;
     coef[0] = reward.pos - baseline;
     coef[1] = reward.neg - baseline;
+  } else if (est.kind == Estimator::kBatchNorm) {
+    const double div = stats.sd[0] + est.eps;  // 0 only when every reward is equal: then A = 0
+    coef[0] = div > 0.0 ? (reward.pos - stats.mean[0]) / div : 0.0;
+    coef[1] = div > 0.0 ? (reward.neg - stats.mean[0]) / div : 0.0;
   } else if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
     const double div = stats.sd[0] + est.eps;  // 0 only when every reward, so every advantage, is equal
     coef[0] = div > 0.0 ? 1.0 / div : 0.0;
@@ -149,6 +156,10 @@ void advantages(const Estimator& est, const RewardSpec& reward, const double* r,
       const std::size_t j = std::size_t(process ? i : 0);
       double A = col[std::size_t(b * width) + j];
       if (est.kind == Estimator::kReinforce && est.baseline) A -= stats.mean[j];
+      if (est.kind == Estimator::kBatchNorm) {
+        const double div = stats.sd[j] + est.eps;
+        A = div > 0.0 ? (A - stats.mean[j]) / div : 0.0;
+      }
       if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
         const double div = stats.sd[j] + est.eps;
         A = div > 0.0 ? A / div : 0.0;

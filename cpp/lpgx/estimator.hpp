@@ -26,8 +26,9 @@ struct Estimator {
     kRLOO = 2,        // A_g = r_g − mean of the other G − 1
     kGRPO = 3,        // A_g = (r_g − group mean) / (std + eps), std of the group or the batch, or none
     kPassAtK = 4,     // the unbiased pass@k gradient estimator; with baseline, minus the others' pass@k
+    kBatchNorm = 5,   // A = (r − batch mean) / (batch std + eps), as REINFORCE++ normalises
   };
-  static constexpr KindNames<5> kNames = {"supervised", "reinforce", "rloo", "grpo", "pass_at_k"};
+  static constexpr KindNames<6> kNames = {"supervised", "reinforce", "rloo", "grpo", "pass_at_k", "batch_norm"};
   enum Scale : int { kScaleGroup = 0, kScaleBatch = 1, kScaleNone = 2 };
   static constexpr KindNames<3> kScaleNames = {"group", "batch", "none"};
   enum KL : int { kKLExact = 0, kK1 = 1, kK2 = 2, kK3 = 3 };
@@ -37,7 +38,7 @@ struct Estimator {
   bool baseline = false;   // Reinforce: subtract the batch mean; PassAtK: the leave-one-out baseline
   int group_size = 1;      // responses per context
   int scale = kScaleGroup; // GRPO's division
-  double eps = 1e-4;       // GRPO: added to the standard deviation
+  double eps = 1e-4;       // GRPO, BatchNorm: added to the standard deviation
   int k = 1;               // PassAtK
   // Terms every estimator can add to the loss, per visited prefix (theory §10):
   double kl = 0.0;         // β of the KL penalty towards the reference policy

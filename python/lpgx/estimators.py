@@ -11,6 +11,7 @@ per position i, to the G rewards r_{g,i} of the prefixes ending at i, and A_{g,i
   (``scale="group"``), the batch's (``"batch"``) or none (``"none"``: Dr. GRPO). Standard
   deviations divide by n − 1, as TRL and verl compute them. The division reweights contexts
   by about 1/√(p(1−p)), p the context's success rate: GRPO does not estimate ∇J itself.
+- :class:`BatchNorm`: A = (r − batch mean) / (batch std + eps), as REINFORCE++ normalises.
 - :class:`PassAtK`: the unbiased gradient estimator of the pass@k objective 1 − (1 − q)^k on the
   verdicts c_g = [r_g = values[0]]: A_g = c_g · k · C(G−1−c₋g, k−1)/C(G−1, k−1), c₋g the
   number correct among the other G − 1; with the leave-one-out baseline (default) minus the
@@ -176,6 +177,24 @@ class PassAtK(Estimator):
         e.baseline = self.baseline == "loo"
 
 
+class BatchNorm(Estimator):
+    """Advantages normalised over the whole batch, as REINFORCE++ does: A = (r − batch mean) /
+    (batch standard deviation + eps), per position for process rewards (n − 1 in the
+    denominator). Unlike GRPO it keeps each context's success in the advantage."""
+
+    kind = "batch_norm"
+
+    def __init__(self, group_size: int = 1, eps: float = 1e-4, **common: Any) -> None:
+        super().__init__(group_size, **common)
+        self.eps = v.finite_float(eps, "eps", 0.0)
+
+    def _params(self) -> Dict[str, Any]:
+        return {"eps": self.eps}
+
+    def _fill(self, e: Any, reward_kind: str) -> None:
+        e.eps = self.eps
+
+
 def make_estimator(estimator: Optional[Estimator], baseline: Optional[bool]) -> Estimator:
     """The estimator of a post-training run: ``estimator``, or Reinforce with ``baseline``."""
     if estimator is None:
@@ -188,4 +207,4 @@ def make_estimator(estimator: Optional[Estimator], baseline: Optional[bool]) -> 
     return estimator
 
 
-__all__ = ["Estimator", "GRPO", "PassAtK", "RLOO", "Reinforce", "make_estimator"]
+__all__ = ["BatchNorm", "Estimator", "GRPO", "PassAtK", "RLOO", "Reinforce", "make_estimator"]
