@@ -51,6 +51,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 import lpgx
+from _machine import cpu_counters, others_busy_percent  # bench/_machine.py
 
 try:
     import torch
@@ -75,13 +76,13 @@ def time_blocks(fns: Dict[str, Callable[[], object]], repeats: int,
         time.sleep(pause)
         fn()
         ts: List[float] = []
-        c0 = _cpu_counters()
+        c0 = cpu_counters()
         for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
         out[name] = {"best": min(ts), "median": statistics.median(ts), "repeats": repeats,
-                     "others_busy_pct": others_busy_percent(c0, _cpu_counters())}
+                     "others_busy_pct": others_busy_percent(c0, cpu_counters())}
     return out
 
 
@@ -207,28 +208,8 @@ def rel_err(a, b) -> float:
 BUSY_LIMIT = 5.0
 
 
-def _cpu_counters():
-    """(busy seconds of all CPUs, idle seconds of all CPUs, this process's CPU seconds), or
-    None where /proc/stat is unavailable."""
-    try:
-        with open("/proc/stat") as fh:
-            f = [int(v) for v in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    idle = f[3] + f[4]
-    own = os.times()
-    return (sum(f[:8]) - idle) / hz, idle / hz, own.user + own.system
 
 
-def others_busy_percent(start, end) -> Optional[float]:
-    """Share of all CPU time between two _cpu_counters() readings used by other processes."""
-    if start is None or end is None:
-        return None
-    busy = end[0] - start[0]
-    total = busy + end[1] - start[1]
-    own = end[2] - start[2]
-    return round(100.0 * max(busy - own, 0.0) / total, 1) if total > 0 else None
 
 
 def _pct(v: Optional[float]) -> str:
@@ -237,9 +218,9 @@ def _pct(v: Optional[float]) -> str:
 
 def busy_percent(seconds: float = 1.0) -> Optional[float]:
     """Share of the CPUs used by other processes over ``seconds``, measured while idle."""
-    c0 = _cpu_counters()
+    c0 = cpu_counters()
     time.sleep(seconds)
-    return others_busy_percent(c0, _cpu_counters())
+    return others_busy_percent(c0, cpu_counters())
 
 
 def machine_info() -> Dict[str, object]:
@@ -340,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         checks["log_prob torch32 vs lpgx"] = e32
 
     # ---- timing -------------------------------------------------------------------------
-    counters0 = _cpu_counters()
+    counters0 = cpu_counters()
     results: Dict[str, Dict[str, Dict[str, object]]] = {"sample": {}, "log_prob": {}, "grad_log_prob": {}}
 
     def run(op: str, impls: Dict[str, tuple]) -> None:
@@ -382,7 +363,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        f"float64, vectorised loss + backward, {tth}")
     run("grad_log_prob", impls)
 
-    info["others_busy_during_run_pct"] = others_busy_percent(counters0, _cpu_counters())
+    info["others_busy_during_run_pct"] = others_busy_percent(counters0, cpu_counters())
     noisy = [f"{op}/{name}" for op, rows in results.items() for name, r in rows.items()
              if (r["others_busy_pct"] or 0.0) > BUSY_LIMIT]
     info["noisy_rows"] = noisy

@@ -62,6 +62,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 import lpgx
+from _machine import cpu_counters, others_busy_percent  # bench/_machine.py
 
 try:
     import torch
@@ -310,26 +311,8 @@ def peak_bytes(fn: Callable[[], object]) -> Optional[int]:
     return max(peak, 0) * 1024
 
 
-def _cpu_counters():
-    """(busy seconds of all CPUs, idle seconds, this process's CPU seconds), or None."""
-    try:
-        with open("/proc/stat") as fh:
-            f = [int(v) for v in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = f[3] + f[4]
-    own = os.times()
-    return (sum(f[:8]) - idle) / hz, idle / hz, own.user + own.system
 
 
-def others_busy_percent(start, end) -> Optional[float]:
-    if start is None or end is None:
-        return None
-    busy = end[0] - start[0]
-    total = busy + end[1] - start[1]
-    own = end[2] - start[2]
-    return round(100.0 * max(busy - own, 0.0) / total, 1) if total > 0 else None
 
 
 def mem_available() -> Optional[int]:
@@ -351,7 +334,7 @@ def time_call(fn: Callable[[], object], repeats: int, pause: float) -> Dict[str,
     share of other processes is taken over the calls (None when they last under 0.1 s, too
     short for /proc/stat's 10 ms ticks)."""
     time.sleep(pause)
-    c0 = _cpu_counters()
+    c0 = cpu_counters()
     t0 = time.perf_counter()
     fn()
     peak = peak_bytes(fn)
@@ -360,7 +343,7 @@ def time_call(fn: Callable[[], object], repeats: int, pause: float) -> Dict[str,
         t1 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t1)
-    busy = others_busy_percent(c0, _cpu_counters()) if time.perf_counter() - t0 >= 0.1 else None
+    busy = others_busy_percent(c0, cpu_counters()) if time.perf_counter() - t0 >= 0.1 else None
     return {"best": min(ts), "median": statistics.median(ts), "max": max(ts), "repeats": repeats,
             "peak_bytes": peak, "others_busy_pct": busy}
 
@@ -618,9 +601,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not HWM_WORKS:
         log("# peak memory not measured: /proc/self/clear_refs cannot reset VmHWM here")
     t_start = time.perf_counter()
-    c0 = _cpu_counters()
+    c0 = cpu_counters()
     cases = [run_case(b, k, N, args, log) for b in args.blocks for N in args.Ns for k in args.ks]
-    info["others_busy_during_run_pct"] = others_busy_percent(c0, _cpu_counters())
+    info["others_busy_during_run_pct"] = others_busy_percent(c0, cpu_counters())
     info["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     out = table(cases, args.ops)
     log("")
