@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__, plotting
 from . import experiments as ex
-from .experiments import paper_figure1, paper_figure2, rates
+from .experiments import paper_figure1, paper_figure2, practice_estimators, rates
 from .experiments._settings import Settings, check_out, show
 from .sweep import BACKENDS
 
@@ -35,6 +35,7 @@ EXAMPLES: Dict[str, List[str]] = {
     "figure2": ["--quick", "--set", "phases=3", "eval_size=2048"],
     "rates": ["alpha", "--quick", "--backend", "sequential", "--set", "seeds=3", "alphas=0.1,0.01,0.001"],
     "plot": ["out/figure1/seed0"],
+    "estimators": ["--quick", "--seeds", "3", "--jobs", "2", "--set", "estimators=reinforce,grpo,pass_at_k"],
 }
 EXTRAS = {"joblib": "sweep", "distributed": "dask", "ray": "ray", "tqdm": "progress"}
 
@@ -107,6 +108,19 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
                    help="the dask scheduler to run on (with --backend dask)")
     subs["rates"] = p
 
+    summary = "estimators from practice (RLOO, GRPO, pass@k, KL, clipping) at equal query budgets (docs/theory.md §10)"
+    p = sub.add_parser("estimators", help=summary, description=summary, formatter_class=raw,
+                       epilog=_settings_epilog("estimators", "Every estimator post-trains the Figure-1 base model "
+                                                             "with the same reward queries per step, and climbs a "
+                                                             "planted staircase; prints the table and the slopes."))
+    _settings_args(p, "a smaller setting (about a minute)")
+    p.add_argument("--seeds", type=_count(1), default=None, help="seeds of the Figure-1 runs (--set seeds=N)")
+    p.add_argument("--out", default="out/estimators", help="output folder")
+    p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the runs are spread (default: loky)")
+    p.add_argument("--jobs", type=_count(1), default=None, help="parallel jobs (default: all cores)")
+    p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
+    subs["estimators"] = p
+
     summary = "re-plot a saved figure1, figure2 or rates folder"
     p = sub.add_parser("plot", help=summary, description=summary, formatter_class=raw,
                        epilog=_epilog("plot", "Draws every artifact found in DIR (needs matplotlib)."))
@@ -124,6 +138,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _rates(args, p)
         if args.command == "plot":
             return _plot(args, p)
+        if args.command == "estimators":
+            return _estimators(args, p)
         return _figure(args, p)
     except KeyboardInterrupt:
         print("lpgx: interrupted", file=sys.stderr)
@@ -299,6 +315,8 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         loaders["figure1"] = lambda: ex.Figure1Result.load(d)
     if (d / "figure2.npz").exists():
         loaders["figure2"] = lambda: ex.Figure2Result.load(d)
+    if (d / "estimators.npz").exists():
+        loaders["estimators_curves"] = lambda: ex.EstimatorsResult.load(d)
     for name in RATES:
         if (d / f"rates_{name}.npz").exists():
             loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
@@ -314,6 +332,47 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             return 1
         result.plot(d)
         print(f"wrote {d / (kind + '.png')} and {d / (kind + '.pdf')}")
+    return 0
+
+
+def _estimators(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    settings = practice_estimators.SETTINGS
+    if args.list_settings:
+        _list("settings of lpgx estimators", settings)
+        return 0
+    pairs = _pairs(args.set, p)
+    if args.seeds is not None:
+        if "seeds" in pairs:
+            p.error("argument --seeds: give --seeds or --set seeds=N, not both")
+        pairs["seeds"] = str(args.seeds)
+    overrides = _overrides(settings, pairs, p)
+    cfg = _resolve(settings, args.quick, overrides, p)
+    _folder(args.out, "--out", p)
+    if args.cache is not None:
+        _folder(args.cache, "--cache", p)
+    if args.backend != "sequential":
+        _needs("joblib", "--backend", p)
+    if args.backend == "dask":
+        p.error("argument --backend: dask runs from Python, inside a distributed.Client: "
+                "lpgx.experiments.estimators(backend='dask')")
+    if args.backend == "ray":
+        _needs("ray", "--backend", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+    if args.dry_run:
+        _show(f"lpgx estimators: artifacts in {args.out}", cfg)
+        return 0
+    plot = plotting.available()
+    res = ex.estimators(out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs, cache_dir=args.cache,
+                        progress=args.progress, plot=plot, **overrides)
+    print(res.markdown())
+    if res.stairs:
+        print(res.stair_markdown())
+    for key, val in res.summary().items():
+        print(f"{key}: {val}")
+    print(f"lpgx estimators: {res.config['total_seconds']:.1f} s, artifacts in {args.out}", file=sys.stderr)
+    if not plot:
+        _skipped_plots()
     return 0
 
 

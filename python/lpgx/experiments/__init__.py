@@ -9,3 +9,8 @@ from .rates import (RateResult, lq_barrier, rates_alpha, rates_length, rates_onl
 __all__ = ["Figure1Result", "Figure2Result", "RateResult", "figure1", "figure1_settings", "figure2",
            "figure2_settings", "lq_barrier", "rates_alpha", "rates_length", "rates_online", "rates_settings",
            "rates_sgd"]
+
+# The estimators of docs/theory.md §10 at equal query budgets (estimators_settings() lists the settings).
+from .practice_estimators import EstimatorsResult, estimators, estimators_settings  # noqa: E402
+
+__all__ += ["EstimatorsResult", "estimators", "estimators_settings"]
