@@ -321,7 +321,7 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         if (d / f"rates_{name}.npz").exists():
             loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
     if not loaders:
-        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz or rates_*.npz")
+        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz, rates_*.npz or estimators.npz")
     if not plotting.available():
         p.error("matplotlib is not installed: pip install 'lpgx[plot]'")
     for kind, load in loaders.items():
