@@ -66,8 +66,8 @@ void bind_task(py::module_& m) {
             t->k = k;
             t->d = static_cast<int>(x.shape(1));
             t->N = static_cast<int>(y.shape(1));
-            t->finite_x = Contexts(x, t->d, "task contexts").x;
-            t->finite_y = Tokens(y, n, t->N, k, "task responses").y;
+            t->finite_x = Contexts(x, t->d, "task contexts").x.values();
+            t->finite_y = Tokens(y, n, t->N, k, "task responses").y.values();
             check_shape(mass, "task masses", {n});
             double acc = 0.0;
             for (Index j = 0; j < n; ++j) {

@@ -8,17 +8,17 @@
 
 namespace lpgx::bind {
 
-Contexts::Contexts(const CArray<double>& a, int d, const char* name) {
+Contexts::Contexts(const CArray<double>& a, int d, const char* name, CopyTo to) {
   check_shape(a, name, {-1, d});
   n = a.shape(0);
-  x.assign(a.data(), a.data() + n * d);
+  x = Copy<double>(a.data(), n * d, to);
 }
 
-Tokens::Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name) {
+Tokens::Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to) {
   check_shape(a, name, {B, N});
-  y.assign(a.data(), a.data() + B * N);
+  y = Copy<std::int32_t>(a.data(), B * N, to);
   bool ok = true;
-  for (std::int32_t t : y) ok &= (t >= 0) & (t < k);
+  for (std::int32_t t : y.values()) ok &= (t >= 0) & (t < k);
   require(ok, std::string(name) + ": token out of range");
 }
 

@@ -44,22 +44,75 @@ void check_shape(const CArray<T>& a, const char* name, std::initializer_list<Ind
   }
 }
 
+// Where a copy lives: its own vector (kOwned: for copies a run handle keeps), or one of the
+// calling thread's buffers that a batched call reuses from one call to the next (allocating and
+// freeing megabytes per call costs page faults every call). A buffer is leased to one copy at a
+// time: a call nested on the same thread (a Python signal handler runs while a call checks for
+// Ctrl-C) finds it taken and makes its own copy instead.
+enum class CopyTo : int { kOwned = -1, kScratch0 = 0, kScratch1 = 1 };
+template <class T>
+struct Scratch {
+  std::vector<T> v;
+  bool leased = false;
+};
+template <class T>
+Scratch<T>& call_scratch(CopyTo slot) {
+  thread_local Scratch<T> buffers[2];
+  return buffers[static_cast<int>(slot)];
+}
+
+// A copy of n values of a caller's array, owned or in a leased scratch buffer.
+template <class T>
+class Copy {
+ public:
+  Copy() = default;
+  Copy(const T* src, Index n, CopyTo to) {
+    if (to != CopyTo::kOwned && !call_scratch<T>(to).leased) {
+      scratch_ = &call_scratch<T>(to);
+      scratch_->leased = true;
+    }
+    vec().assign(src, src + n);
+  }
+  Copy(Copy&& other) noexcept : own_(std::move(other.own_)), scratch_(other.scratch_) { other.scratch_ = nullptr; }
+  Copy& operator=(Copy&& other) noexcept {
+    release();
+    own_ = std::move(other.own_);
+    scratch_ = other.scratch_;
+    other.scratch_ = nullptr;
+    return *this;
+  }
+  Copy(const Copy&) = delete;
+  Copy& operator=(const Copy&) = delete;
+  ~Copy() { release(); }
+  const T* data() const { return scratch_ ? scratch_->v.data() : own_.data(); }
+  const std::vector<T>& values() const { return scratch_ ? scratch_->v : own_; }
+
+ private:
+  std::vector<T>& vec() { return scratch_ ? scratch_->v : own_; }
+  void release() {
+    if (scratch_) scratch_->leased = false;
+    scratch_ = nullptr;
+  }
+  std::vector<T> own_;
+  Scratch<T>* scratch_ = nullptr;
+};
+
 // An owned copy of a (B, d) float64 array: nothing the caller does to its array during the
 // call can change what the engine reads.
 struct Contexts {
-  std::vector<double> x;
+  Copy<double> x;
   Index n = 0;
   Contexts() = default;
-  Contexts(const CArray<double>& a, int d, const char* name);
+  Contexts(const CArray<double>& a, int d, const char* name, CopyTo to = CopyTo::kOwned);
   const double* data() const { return x.data(); }
 };
 
 // An owned copy of a (B, N) int32 token array, checked to hold values in [0, k) after the copy
 // (a bad index would read outside the weight blocks).
 struct Tokens {
-  std::vector<std::int32_t> y;
+  Copy<std::int32_t> y;
   Tokens() = default;
-  Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name);
+  Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to = CopyTo::kOwned);
   const std::int32_t* data() const { return y.data(); }
 };
 

@@ -1,6 +1,7 @@
 #include "gradient.hpp"
 
 #include <memory>
+#include <numeric>
 
 namespace lpgx {
 
@@ -11,7 +12,16 @@ GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
   after_ = spec.has(kPrevToken) ? spec.off_prev + kk : 0;
   buf_.setZero(spec.num_params - kk);
   seq_sum_.setZero(spec.k);
-  if (spec.has(kPrevToken)) slot_.assign(std::size_t(spec.k), -1);
+  if (!spec.has(kPrevToken)) return;
+  slot_.assign(std::size_t(spec.k), -1);
+  if (spec.k <= kDenseRows) {  // every row from the start: no lookups miss, nothing grows
+    for (int p = 0; p < spec.k; ++p) slot_[std::size_t(p)] = p;
+    touched_.resize(std::size_t(spec.k));
+    std::iota(touched_.begin(), touched_.end(), 0);
+    rows_.assign(std::size_t(spec.k) * std::size_t(spec.k), 0.0);
+  } else {  // room for 64 rows: growing the pool inside a call reallocates and faults
+    rows_.reserve(std::size_t(64) * std::size_t(spec.k));
+  }
 }
 
 Index GradAccum::dense_size(const Spec& spec) {
@@ -20,6 +30,10 @@ Index GradAccum::dense_size(const Spec& spec) {
 
 void GradAccum::clear() {
   buf_.setZero();
+  if (spec_.k <= kDenseRows) {
+    std::fill(rows_.begin(), rows_.end(), 0.0);
+    return;
+  }
   for (int p : touched_) slot_[std::size_t(p)] = -1;
   touched_.clear();
   rows_.clear();
@@ -132,22 +146,26 @@ RowWeights::RowWeights(int k)
     : k_(k), stride_(memo_stride(k)), T_(Eigen::ArrayXd::Zero((k + 1) * stride_)),
       S_(std::size_t(k) + 1, 0.0), V_(std::size_t(k) + 1, 0.0), touched_(std::size_t(k) + 1, 0) {}
 
-bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y, const double* a,
-                         RowWeights& rows, GradAccum& g, double* token_logp, const SequenceTerms* terms) {
+namespace {
+
+// accumulate_sequence, compiled twice: without terms (the common case, the leanest loop) and with.
+template <bool kTerms>
+bool accumulate(const Policy& pol, SeqState& st, const std::int32_t* y, const double* a, RowWeights& rows,
+                GradAccum& g, double* token_logp, const SequenceTerms* terms) {
   const Spec& s = pol.spec();
-  const Regulariser* reg = terms ? terms->reg : nullptr;
+  const Regulariser* reg = kTerms ? terms->reg : nullptr;
   if (token_logp) st.begin_log_probs(s.N);
   g.begin_sequence();
-  if (reg) terms->acc->begin_sequence();
+  if (kTerms) terms->acc->begin_sequence();
   for (int i = 0; i < s.N; ++i) {
     const int prev = i ? y[i - 1] : -1;
     NextToken t;
     if (!pol.next(st, i, prev, t)) return false;
     if (token_logp) st.record(i, t.logits[y[i]], t.norm);
     double b = 0.0;  // the sampled KL's weight on ∇log p(y_i)
-    if (reg && !reg->token_weight(t, y[i], i, prev, *terms->ref_st, b)) return false;
+    if (kTerms && !reg->token_weight(t, y[i], i, prev, *terms->ref_st, b)) return false;
     if (pol.memoises()) {
-      if (reg) {
+      if (kTerms) {
         if (b != 0.0) terms->rows->add(prev, y[i], b);
         if (reg->dense()) terms->rows->visit(prev);
       }
@@ -155,7 +173,7 @@ bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y,
       if (ai != 0.0) rows.add(prev, y[i], ai);
       continue;
     }
-    if (reg) {  // before g_row below overwrites t.e (st.p)
+    if (kTerms) {  // before g_row below overwrites t.e (st.p)
       double* h = st.term_row.data();
       const double scale = -b / t.norm.z;
       for (int c = 0; c < s.k; ++c) h[c] = t.e[c] * scale;
@@ -173,12 +191,20 @@ bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y,
   }
   if (pol.memoises()) {
     if (!rows.flush(pol, st, g, st.p.data())) return false;
-    if (reg && !flush_terms(pol, st, *terms)) return false;
+    if (kTerms && !flush_terms(pol, st, *terms)) return false;
   }
   g.end_sequence(st.x.data());
-  if (reg) terms->acc->end_sequence(st.x.data());
+  if (kTerms) terms->acc->end_sequence(st.x.data());
   if (token_logp) st.write_log_probs(token_logp);
   return true;
+}
+
+}  // namespace
+
+bool accumulate_sequence(const Policy& pol, SeqState& st, const std::int32_t* y, const double* a,
+                         RowWeights& rows, GradAccum& g, double* token_logp, const SequenceTerms* terms) {
+  return terms && terms->reg ? accumulate<true>(pol, st, y, a, rows, g, token_logp, terms)
+                             : accumulate<false>(pol, st, y, a, rows, g, token_logp, nullptr);
 }
 
 bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms) {

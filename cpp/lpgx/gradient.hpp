@@ -30,6 +30,8 @@ class GradAccum {
   // The same in the flat layout of theory §1 (a gradient handed to the caller): the visited
   // prev-token rows are summed in chunk order, then written as columns of W2, 8 at a time.
   static void flush_flat(const GradAccum* accs, Index n, Index stride, double* out);
+  // Vocabularies up to this size keep every prev-token row from the start (as the memo does).
+  static constexpr int kDenseRows = 64;
 
  private:
   const Spec& spec_;
