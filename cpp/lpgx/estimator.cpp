@@ -74,7 +74,7 @@ ChannelPlan channel_plan(const Estimator& est, const RewardSpec& reward) {
   }
 }
 
-RewardStats reward_stats(const RewardSpec& reward, const double* r, Index n, Index width) {
+RewardStats reward_stats(const RewardSpec& reward, const double* r, Index n, Index width, bool with_sd) {
   RewardStats s;
   if (reward.kind == RewardSpec::kNone) return s;
   s.mean.assign(std::size_t(width), 0.0);
@@ -86,7 +86,7 @@ RewardStats reward_stats(const RewardSpec& reward, const double* r, Index n, Ind
     s.mean[std::size_t(j)] /= double(n);
     s.average += s.mean[std::size_t(j)] / double(width);
   }
-  if (n > 1) {
+  if (with_sd && n > 1) {
     for (Index b = 0; b < n; ++b)
       for (Index j = 0; j < width; ++j) {
         const double dev = r[b * width + j] - s.mean[std::size_t(j)];
@@ -119,6 +119,10 @@ void group_weights(const Estimator& est, const RewardSpec& reward, const double*
     }
     return;
   }
+  if (est.kind == Estimator::kReinforce) {  // A = r (the local plan has no baseline)
+    std::copy(r_group, r_group + Index(G) * N, a);
+    return;
+  }
   for (int i = 0; i < N; ++i) column_advantages(est, reward, r_group + i, N, G, a + i);
 }
 
@@ -148,24 +152,38 @@ void advantages(const Estimator& est, const RewardSpec& reward, const double* r,
   const bool process = reward.kind == RewardSpec::kProcess;
   const Index width = process ? N : 1;
   const int G = est.group_size;
-  std::vector<double> col(std::size_t(n * width));
-  for (Index b = 0; b < n; b += G)
-    for (Index j = 0; j < width; ++j) column_advantages(est, reward, r + b * width + j, width, G, col.data() + b * width + j);
-  for (Index b = 0; b < n; ++b)
-    for (int i = 0; i < N; ++i) {
-      const std::size_t j = std::size_t(process ? i : 0);
-      double A = col[std::size_t(b * width) + j];
-      if (est.kind == Estimator::kReinforce && est.baseline) A -= stats.mean[j];
-      if (est.kind == Estimator::kBatchNorm) {
-        const double div = stats.sd[j] + est.eps;
-        A = div > 0.0 ? (A - stats.mean[j]) / div : 0.0;
+  // The group-local advantages, one per reward: in place in adv for the PRM (one reward per token).
+  std::vector<double> col(process ? 0 : std::size_t(n));
+  double* A = process ? adv : col.data();
+  if (est.kind == Estimator::kReinforce || est.kind == Estimator::kBatchNorm) {
+    std::copy(r, r + n * width, A);  // A = r; the batch's baseline or statistics below
+  } else {
+    for (Index b = 0; b < n; b += G)
+      for (Index j = 0; j < width; ++j) column_advantages(est, reward, r + b * width + j, width, G, A + b * width + j);
+  }
+  // The batch-level parts, per column j of the rewards.
+  auto apply = [&](auto&& f) {
+    for (Index b = 0; b < n; ++b)
+      for (int i = 0; i < N; ++i) {
+        const std::size_t j = std::size_t(process ? i : 0);
+        adv[b * N + i] = f(A[b * width + Index(j)], j);
       }
-      if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
-        const double div = stats.sd[j] + est.eps;
-        A = div > 0.0 ? A / div : 0.0;
-      }
-      adv[b * N + i] = A;
-    }
+  };
+  if (est.kind == Estimator::kReinforce && est.baseline) {
+    apply([&](double a, std::size_t j) { return a - stats.mean[j]; });
+  } else if (est.kind == Estimator::kBatchNorm) {
+    apply([&](double a, std::size_t j) {
+      const double div = stats.sd[j] + est.eps;
+      return div > 0.0 ? (a - stats.mean[j]) / div : 0.0;
+    });
+  } else if (est.kind == Estimator::kGRPO && est.scale == Estimator::kScaleBatch) {
+    apply([&](double a, std::size_t j) {
+      const double div = stats.sd[j] + est.eps;
+      return div > 0.0 ? a / div : 0.0;
+    });
+  } else if (!process) {
+    apply([](double a, std::size_t) { return a; });
+  }
 }
 
 bool group_all_equal(const double* r_group, int G, Index width) {

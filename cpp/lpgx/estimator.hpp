@@ -48,6 +48,8 @@ struct Estimator {
   int epochs = 1;          // μ: updates per sampled batch (reuses cost no queries)
 
   bool has_terms() const { return kl > 0.0 || entropy > 0.0; }
+  // Whether the advantages divide by the batch's standard deviation of the rewards.
+  bool batch_stats() const { return kind == kBatchNorm || (kind == kGRPO && scale == kScaleBatch); }
 };
 
 constexpr auto fields_of(const Estimator*) {
@@ -73,7 +75,8 @@ struct RewardStats {
   std::vector<double> mean, sd;
   double average = 1.0;
 };
-RewardStats reward_stats(const RewardSpec& reward, const double* r, Index n, Index width);
+// with_sd: the standard deviations too (BatchNorm, GRPO's batch scale); else sd stays zero.
+RewardStats reward_stats(const RewardSpec& reward, const double* r, Index n, Index width, bool with_sd);
 
 // Local plans: the channel of each response of a group (rewards r_group: G × width) into
 // channel (G) and its token weights into a (G × N).

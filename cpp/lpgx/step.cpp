@@ -60,7 +60,7 @@ StepStats PGStep::run(double* w, double* opt_state, const Policy* base, const Po
     judge_external(oracle, in.x, y);
     for (Index b = 0; b < cfg_.batch; ++b) equal_[std::size_t(b)] = group_all_equal(&r_[std::size_t(b * G_ * width_)], G_, width_);
   }
-  const RewardStats stats = reward_stats(reward, r_.data(), n_, width_);
+  const RewardStats stats = reward_stats(reward, r_.data(), n_, width_, est.batch_stats());
   std::vector<double> coef(std::size_t(channels_), 1.0);
   if (one_pass_) channel_coefficients(est, reward, stats, coef.data());
   if (!adv_.empty()) advantages(est, reward, r_.data(), n_, spec_.N, stats, adv_.data());
