@@ -116,7 +116,6 @@ void bind_model(py::module_& m) {
              double* g = grad.mutable_data();
              double* lp = logp.mutable_data();
              run_kernel(h, n_threads, [&](const Policy& pol) {
-               std::fill_n(g, h.spec.num_params, 0.0);
                grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads, true);
              });
              return py::make_tuple(grad, logp);

@@ -114,6 +114,11 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads, bool flat) {
   const Spec& s = pol.spec();
+  if (flat) {  // zero all but the prev-token block, which flush_flat writes
+    const Index kk = s.has(kPrevToken) ? Index(s.k) * s.k : 0, head = s.has(kPrevToken) ? s.off_prev : 0;
+    std::fill_n(grad, head, 0.0);
+    std::fill(grad + head + kk, grad + s.num_params, 0.0);
+  }
   const Chunks chunks(B, GradAccum::dense_size(s));
   std::vector<GradAccum> acc;
   acc.reserve(static_cast<std::size_t>(chunks.count));
@@ -134,7 +139,7 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
   });
   err.rethrow();
   if (flat)  // in chunk order: deterministic sums
-    GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad);
+    GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad, n_threads);
   else
     GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);
 }

@@ -36,8 +36,9 @@ void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B
 
 void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads);
 
-// grad += ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones), grad
-// starting at zero, in the internal layout (flat = false) or the flat layout of theory §1.
+// ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones): added to grad,
+// which starts at zero, in the internal layout (flat = false), or written to grad (need not be
+// initialised) in the flat layout of theory §1.
 // token_logp (B×N) receives the log-probs when non-null.
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads, bool flat = false);

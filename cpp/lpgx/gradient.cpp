@@ -1,6 +1,6 @@
 #include "gradient.hpp"
 
-#include <memory>
+#include <algorithm>
 #include <numeric>
 
 namespace lpgx {
@@ -100,8 +100,8 @@ void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out)
   }
 }
 
-void GradAccum::flush_flat(const GradAccum* accs, Index n, Index stride, double* out) {
-  if (n == 0) return;
+void GradAccum::flush_flat(const GradAccum* accs, Index n, Index stride, double* out, int n_threads) {
+  if (n == 0) return;  // (Chunks has at least one)
   const Spec& spec = accs[0].spec_;
   if (!spec.has(kPrevToken)) {
     flush(accs, n, stride, out);  // the two layouts agree
@@ -115,31 +115,50 @@ void GradAccum::flush_flat(const GradAccum* accs, Index n, Index stride, double*
     o.head(a) += g.buf_.head(a);
     o.tail(tail) += g.buf_.tail(tail);
   }
-  // W2ᵀ rows summed over the chunks in order (rows zeroed on first use, 8 at a time; the
-  // table is allocated, not touched, so unvisited rows cost nothing), then added to W2[c, p].
-  const std::size_t blocks = std::size_t(k) / 8 + 1;
-  std::vector<std::uint8_t> used(blocks, 0);
-  std::unique_ptr<double[]> t(new double[std::size_t(kk)]);
+  // The visited W2ᵀ rows grouped by previous token, each group in chunk order (a counting sort):
+  // no k × k scratch, so memory and traffic stay O(visited · k) besides the output itself.
+  std::vector<Index> start(std::size_t(k) + 1, 0);
+  for (Index c = 0; c < n; ++c)
+    for (int p : accs[c * stride].touched_) ++start[std::size_t(p) + 1];
+  for (int p = 0; p < k; ++p) start[std::size_t(p) + 1] += start[std::size_t(p)];
+  std::vector<const double*> row(std::size_t(start[std::size_t(k)]));
+  std::vector<Index> next(start.begin(), start.end() - 1);
   for (Index c = 0; c < n; ++c) {
     const GradAccum& g = accs[c * stride];
-    for (std::size_t s = 0; s < g.touched_.size(); ++s) {
-      const int p = g.touched_[s];
-      const std::size_t b = std::size_t(p) / 8;
-      if (!used[b]) {
-        used[b] = 1;
-        std::fill(t.get() + Index(b) * 8 * k, t.get() + std::min<Index>(Index(b + 1) * 8, k) * k, 0.0);
-      }
-      Eigen::Map<Eigen::VectorXd>(t.get() + Index(p) * k, k) +=
-          Eigen::Map<const Eigen::VectorXd>(g.rows_.data() + Index(s) * k, k);
-    }
+    for (std::size_t s = 0; s < g.touched_.size(); ++s)
+      row[std::size_t(next[std::size_t(g.touched_[s])]++)] = g.rows_.data() + Index(s) * k;
   }
+  // W2[c, p] = Σ_chunks row_p[c], summed from 0 in chunk order, as a blocked transpose: a tile
+  // of 64 rows c of W2 × 8 columns p at a time, read along the rows (contiguous), written a cache
+  // line at a time. Tiles run in parallel; each element has one writer and a fixed order of
+  // additions, whatever the threads.
+  constexpr Index kTile = 64;
+  constexpr int kCols = 8;
   double* w2 = out + a;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    if (!used[b]) continue;
-    const int p0 = int(b) * 8, p1 = std::min(p0 + 8, k);
-    for (int c = 0; c < k; ++c)  // one cache line of W2 per c
-      for (int p = p0; p < p1; ++p) w2[Index(c) * k + p] += t[std::size_t(p) * std::size_t(k) + std::size_t(c)];
-  }
+  const auto visited = [&](int p) { return start[std::size_t(p)] != start[std::size_t(p) + 1]; };
+  parallel_for((Index(k) + kTile - 1) / kTile, n_threads, [&](Index tile) {
+    const Index c0 = tile * kTile, nc = std::min<Index>(kTile, k - c0);
+    double sum[kCols][kTile];
+    for (int p0 = 0; p0 < k; p0 += kCols) {
+      const int np = std::min(kCols, k - p0);
+      if (start[std::size_t(p0)] == start[std::size_t(p0 + np)]) {
+        for (Index c = 0; c < nc; ++c) std::fill_n(w2 + (c0 + c) * k + p0, np, 0.0);
+        continue;
+      }
+      for (int j = 0; j < np; ++j) {
+        double* s = sum[j];
+        std::fill(s, s + nc, 0.0);
+        for (Index r = start[std::size_t(p0 + j)]; r < start[std::size_t(p0 + j) + 1]; ++r) {
+          const double* src = row[std::size_t(r)] + c0;
+          for (Index c = 0; c < nc; ++c) s[c] += src[c];
+        }
+      }
+      for (Index c = 0; c < nc; ++c) {
+        double* wc = w2 + (c0 + c) * k + p0;
+        for (int j = 0; j < np; ++j) wc[j] = visited(p0 + j) ? sum[j][c] : 0.0;
+      }
+    }
+  });
 }
 
 RowWeights::RowWeights(int k)

@@ -28,8 +28,10 @@ class GradAccum {
   // on the thread count.
   static void flush(const GradAccum* accs, Index n, Index stride, double* out);
   // The same in the flat layout of theory §1 (a gradient handed to the caller): the visited
-  // prev-token rows are summed in chunk order, then written as columns of W2, 8 at a time.
-  static void flush_flat(const GradAccum* accs, Index n, Index stride, double* out);
+  // prev-token rows, summed in chunk order, become columns of W2 (tiles of W2 on n_threads).
+  // The prev-token block of out is written, not added to: it need not be initialised, and the
+  // page faults of a fresh k² output are taken by the threads that write it.
+  static void flush_flat(const GradAccum* accs, Index n, Index stride, double* out, int n_threads);
   // Vocabularies up to this size keep every prev-token row from the start (as the memo does).
   static constexpr int kDenseRows = 64;
 
