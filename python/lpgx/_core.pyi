@@ -157,6 +157,7 @@ class BehaviorKind:
         ...
 class EstimatorKind:
     __members__: typing.ClassVar[dict[str, EstimatorKind]]
+    batch_norm: typing.ClassVar[EstimatorKind]
     grpo: typing.ClassVar[EstimatorKind]
     pass_at_k: typing.ClassVar[EstimatorKind]
     reinforce: typing.ClassVar[EstimatorKind]
