@@ -1,5 +1,6 @@
 #include "batch.hpp"
 
+#include "prev_gradient.hpp"
 #include "regulariser.hpp"
 
 #include <algorithm>
@@ -114,15 +115,18 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads, bool flat) {
   const Spec& s = pol.spec();
-  if (flat) {  // zero all but the prev-token block, which flush_flat writes
+  if (flat) {  // zero all but the prev-token block, which the flush writes
     const Index kk = s.has(kPrevToken) ? Index(s.k) * s.k : 0, head = s.has(kPrevToken) ? s.off_prev : 0;
     std::fill_n(grad, head, 0.0);
     std::fill(grad + head + kk, grad + s.num_params, 0.0);
   }
+  // Large vocabularies: the prev-token block in a second pass, by previous token (prev_gradient.hpp).
+  const bool by_token = flat && prev_gradient_by_token(pol);
   const Chunks chunks(B, GradAccum::dense_size(s));
   std::vector<GradAccum> acc;
   acc.reserve(static_cast<std::size_t>(chunks.count));
-  for (Index c = 0; c < chunks.count; ++c) acc.emplace_back(s);
+  for (Index c = 0; c < chunks.count; ++c) acc.emplace_back(s, !by_token);
+  std::vector<double> base(by_token ? std::size_t(B) * std::size_t(s.k) : 0);
   ErrorFlag err;
   parallel_for(chunks.count, n_threads, [&](Index ci) {
     SeqState w(s.k);
@@ -130,6 +134,7 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
       pol.begin(x + b * s.d, w);
+      if (by_token) std::copy(w.base.data(), w.base.data() + s.k, base.data() + b * s.k);
       if (!accumulate_sequence(pol, w, y + b * s.N, weights ? weights + b * s.N : nullptr, rows, g,
                                token_logp ? token_logp + b * s.N : nullptr)) {
         err.set(pol.non_finite_message());
@@ -138,10 +143,15 @@ void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, co
     }
   });
   err.rethrow();
-  if (flat)  // in chunk order: deterministic sums
+  // in chunk order: deterministic sums
+  if (by_token) {
+    GradAccum::flush_dense(acc.data(), Index(acc.size()), 1, grad);
+    prev_gradient_flat(pol, base.data(), y, weights, chunks, grad + s.off_prev, n_threads);
+  } else if (flat) {
     GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad, n_threads);
-  else
+  } else {
     GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);
+  }
 }
 
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,

@@ -7,12 +7,12 @@ namespace lpgx {
 
 bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms);
 
-GradAccum::GradAccum(const Spec& spec) : spec_(spec) {
+GradAccum::GradAccum(const Spec& spec, bool prev_rows) : spec_(spec), prev_rows_(prev_rows && spec.has(kPrevToken)) {
   const Index kk = spec.has(kPrevToken) ? Index(spec.k) * spec.k : 0;
   after_ = spec.has(kPrevToken) ? spec.off_prev + kk : 0;
   buf_.setZero(spec.num_params - kk);
   seq_sum_.setZero(spec.k);
-  if (!spec.has(kPrevToken)) return;
+  if (!prev_rows_) return;
   slot_.assign(std::size_t(spec.k), -1);
   if (spec.k <= kDenseRows) {  // every row from the start: no lookups miss, nothing grows
     for (int p = 0; p < spec.k; ++p) slot_[std::size_t(p)] = p;
@@ -30,7 +30,7 @@ Index GradAccum::dense_size(const Spec& spec) {
 
 void GradAccum::clear() {
   buf_.setZero();
-  if (spec_.k <= kDenseRows) {
+  if (spec_.k <= kDenseRows || !prev_rows_) {
     std::fill(rows_.begin(), rows_.end(), 0.0);
     return;
   }
@@ -46,7 +46,7 @@ void GradAccum::add(const double* x, int i, int prev, const double* g) {
   const Index kk = Index(k) * k;
   Eigen::Map<const Eigen::VectorXd> gv(g, k);
   seq_sum_ += gv;
-  if (prev >= 0 && spec_.has(kPrevToken)) {
+  if (prev >= 0 && prev_rows_) {
     int& slot = slot_[std::size_t(prev)];
     if (slot < 0) {
       slot = int(touched_.size());
@@ -77,26 +77,28 @@ void GradAccum::end_sequence(const double* x) {
 }
 
 void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out) {
-  if (n == 0) return;
-  const Spec& spec = accs[0].spec_;
-  const Index total = spec.num_params;
-  Eigen::Map<Eigen::VectorXd> o(out, total);
-  if (!spec.has(kPrevToken)) {
-    for (Index c = 0; c < n; ++c) o += accs[c * stride].buf_;
-    return;
-  }
-  const int k = spec.k;
-  const Index a = spec.off_prev, kk = Index(k) * k, tail = total - a - kk;
-  for (Index c = 0; c < n; ++c) {
-    const GradAccum& g = accs[c * stride];
-    o.head(a) += g.buf_.head(a);
-    o.tail(tail) += g.buf_.tail(tail);
-  }
+  flush_dense(accs, n, stride, out);
+  if (n == 0 || !accs[0].spec_.has(kPrevToken)) return;
+  const int k = accs[0].spec_.k;
+  double* w2t = out + accs[0].spec_.off_prev;
   for (Index c = 0; c < n; ++c) {  // the prev-token rows: W2ᵀ rows of the internal layout
     const GradAccum& g = accs[c * stride];
     for (std::size_t s = 0; s < g.touched_.size(); ++s)
-      Eigen::Map<Eigen::VectorXd>(out + a + Index(g.touched_[s]) * k, k) +=
+      Eigen::Map<Eigen::VectorXd>(w2t + Index(g.touched_[s]) * k, k) +=
           Eigen::Map<const Eigen::VectorXd>(g.rows_.data() + Index(s) * k, k);
+  }
+}
+
+void GradAccum::flush_dense(const GradAccum* accs, Index n, Index stride, double* out) {
+  if (n == 0) return;
+  const Spec& spec = accs[0].spec_;
+  const Index kk = spec.has(kPrevToken) ? Index(spec.k) * spec.k : 0;
+  const Index a = spec.has(kPrevToken) ? spec.off_prev : spec.num_params, tail = spec.num_params - a - kk;
+  Eigen::Map<Eigen::VectorXd> o(out, spec.num_params);
+  for (Index c = 0; c < n; ++c) {
+    const GradAccum& g = accs[c * stride];
+    o.head(a) += g.buf_.head(a);
+    if (tail > 0) o.tail(tail) += g.buf_.tail(tail);
   }
 }
 
@@ -108,13 +110,8 @@ void GradAccum::flush_flat(const GradAccum* accs, Index n, Index stride, double*
     return;
   }
   const int k = spec.k;
-  const Index a = spec.off_prev, kk = Index(k) * k, tail = spec.num_params - a - kk;
-  Eigen::Map<Eigen::VectorXd> o(out, spec.num_params);
-  for (Index c = 0; c < n; ++c) {
-    const GradAccum& g = accs[c * stride];
-    o.head(a) += g.buf_.head(a);
-    o.tail(tail) += g.buf_.tail(tail);
-  }
+  const Index a = spec.off_prev;
+  flush_dense(accs, n, stride, out);
   // The visited W2ᵀ rows grouped by previous token, each group in chunk order (a counting sort):
   // no k × k scratch, so memory and traffic stay O(visited · k) besides the output itself.
   std::vector<Index> start(std::size_t(k) + 1, 0);

@@ -15,7 +15,8 @@ namespace lpgx {
 // token that occurred, so memory and flushing cost O(visited · k), not O(k²).
 class GradAccum {
  public:
-  explicit GradAccum(const Spec& spec);
+  // prev_rows = false leaves the prev-token block out (prev_gradient.hpp computes it).
+  explicit GradAccum(const Spec& spec, bool prev_rows = true);
   // The length of the dense part (every block but prev_token): what sizes the chunks.
   static Index dense_size(const Spec& spec);
   void clear();
@@ -27,6 +28,8 @@ class GradAccum {
   // reduction), in the internal layout, to out, chunk after chunk: the result never depends
   // on the thread count.
   static void flush(const GradAccum* accs, Index n, Index stride, double* out);
+  // Every block but prev_token, added to out (the two layouts agree there).
+  static void flush_dense(const GradAccum* accs, Index n, Index stride, double* out);
   // The same in the flat layout of theory §1 (a gradient handed to the caller): the visited
   // prev-token rows, summed in chunk order, become columns of W2 (tiles of W2 on n_threads).
   // The prev-token block of out is written, not added to: it need not be initialised, and the
@@ -37,6 +40,7 @@ class GradAccum {
 
  private:
   const Spec& spec_;
+  bool prev_rows_;          // the prev-token rows are accumulated here
   Index after_;             // dense offset of the blocks after prev_token: their flat offset − k²
   Eigen::VectorXd buf_;     // the dense part: the flat layout without the prev-token block
   Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
