@@ -69,7 +69,7 @@ def figure1_run(setting: Dict[str, Any], seed: int, reward: Callable[[Any, Linea
     return out
 
 
-def mean_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> Fit:
+def mean_ci(values: Any, n_boot: int = 2000, seed: int = 0) -> Fit:
     """The mean over seeds with a bootstrap 95% CI (a :class:`Fit` whose slope is the mean)."""
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -78,6 +78,13 @@ def mean_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> Fit:
     boots = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(1)
     low, high = np.percentile(boots, [2.5, 97.5])
     return Fit(float(x.mean()), float(low), float(high), 0.0)
+
+
+def finite_stats(values: Any) -> "tuple[float, float, float]":
+    """(mean, min, max) of the finite entries; NaNs, without a warning, when there are none."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    return (float(x.mean()), float(x.min()), float(x.max())) if len(x) else (math.nan, math.nan, math.nan)
 
 
 def decode(row: Dict[str, Any]) -> Dict[str, Any]:
@@ -131,5 +138,5 @@ def fmt_fit(f: Fit, digits: int = 3) -> str:
     return f"{f.slope:.{digits}g} [{f.low:.{digits}g}, {f.high:.{digits}g}]"
 
 
-__all__ = ["FIGURE1_KEYS", "RowsResult", "decode", "figure1_run", "figure1_setting", "figure1_table", "fmt_fit",
+__all__ = ["FIGURE1_KEYS", "RowsResult", "decode", "figure1_run", "finite_stats", "figure1_setting", "figure1_table", "fmt_fit",
            "mean_ci"]

@@ -30,7 +30,7 @@ from ..rewards import CorrectSet, OutcomeReward, ProcessReward
 from ..sweep import BACKENDS, sweep
 from ..training import post_train, pretrain
 from ._artifacts import finish
-from ._open import RowsResult, decode, figure1_setting, figure1_table, mean_ci
+from ._open import RowsResult, decode, finite_stats, figure1_setting, figure1_table, mean_ci
 from ._settings import Setting, Settings, check_out, choices, counts
 
 FAMILIES = ("tolerance", "unchecked", "teachers")
@@ -111,12 +111,6 @@ def cell_sets(reward: str, family: str, size: int, setting: Dict[str, Any], seed
             "seconds": time.perf_counter() - t0}
 
 
-def _mean(x: np.ndarray) -> float:
-    """The mean of the finite entries (NaN, without a warning, when there are none)."""
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if len(x) else math.nan
-
-
 class ManyAnswersResult(RowsResult):
     """One row per reward × family × size × seed, with the ORM − PRM gaps."""
 
@@ -124,8 +118,9 @@ class ManyAnswersResult(RowsResult):
 
     def gap(self, family: str, size: int) -> np.ndarray:
         """ORM − PRM final set error per seed (paired: the same base model)."""
-        return (self.values("test_error", reward="outcome", family=family, size=size)
-                - self.values("test_error", reward="process", family=family, size=size))
+        out: np.ndarray = (self.values("test_error", reward="outcome", family=family, size=size)
+                             - self.values("test_error", reward="process", family=family, size=size))
+        return out
 
     def markdown(self) -> str:
         """Per family and size: ln|S|, base set error, final ORM and PRM set errors (mean ± sd),
@@ -143,7 +138,7 @@ class ManyAnswersResult(RowsResult):
                 ls = self.values("log_set_size", reward="outcome", family=fam, size=size)[0]
                 lines.append(f"| {fam} | {size} | {ls:.1f} | {b.mean():.4f} | {o.mean():.4f} ± {o.std():.4f} | "
                              f"{p.mean():.4f} ± {p.std():.4f} | {self.fits[f'{fam}={size}: gap']} | "
-                             f"{n_off.mean():.1f} | {_mean(lo):.2g} / {_mean(lp):.2g} |")
+                             f"{n_off.mean():.1f} | {finite_stats(lo)[0]:.2g} / {finite_stats(lp)[0]:.2g} |")
         return "\n".join(lines)
 
     def plot(self, out: Optional[Any] = None) -> Any:

@@ -32,7 +32,7 @@ from ..rewards import OutcomeReward, ProcessReward
 from ..sweep import BACKENDS, sweep
 from ..training import post_train
 from ._artifacts import finish
-from ._open import RowsResult, decode, figure1_run, figure1_setting, figure1_table, mean_ci
+from ._open import RowsResult, decode, figure1_run, finite_stats, figure1_setting, figure1_table, mean_ci
 from ._settings import Setting, Settings, check_out, choices, count, real, reals
 from .rates import fit_slope
 
@@ -138,9 +138,9 @@ class NoiseResult(RowsResult):
         lines = ["| method | " + " | ".join(f"p = {p:g}" for p in ps) + " | exponent a [95% CI] |",
                  "|---|" + "---|" * (len(ps) + 1)]
         for m in self.config["methods"]:
-            q, ok = self.cost(m), self.reached(m).all(1)
+            q, ok = self.cost(m), np.asarray(self.reached(m).all(1), dtype=bool)
             fit = self.fits.get(f"{m}: exponent")
-            lines.append(f"| {LABELS[m]} | " + " | ".join(f"{x:.3g}" + ("" if o else "+") for x, o in zip(q.mean(1), ok))
+            lines.append(f"| {LABELS[m]} | " + " | ".join(f"{x:.3g}" + ("" if o else "+") for x, o in zip(q.mean(1), ok.tolist()))
                          + f" | {fit if fit is not None else '—'} |")
         if self.config["figure1"]:
             lines += ["", "| reward | p | test error | off-support likelihood (mean; min–max over seeds) |",
@@ -149,8 +149,9 @@ class NoiseResult(RowsResult):
                 for p in ps:
                     err = self.values("test_error", part="figure1", reward=rew, noise=p)
                     off = self.values("off_support_lik", part="figure1", reward=rew, noise=p)
+                    mean, low, high = finite_stats(off)
                     lines.append(f"| {LABELS[rew]} | {p:g} | {err.mean():.4f} ± {err.std():.4f} | "
-                                 f"{np.nanmean(off):.3g}; {np.nanmin(off):.2g}–{np.nanmax(off):.2g} |")
+                                 f"{mean:.3g}; {low:.2g}–{high:.2g} |")
         return "\n".join(lines)
 
     def plot(self, out: Optional[Any] = None) -> Any:

@@ -95,7 +95,8 @@ class PRMQualityResult(RowsResult):
 
     def gap(self, prm: str, level: float) -> np.ndarray:
         """ORM − PRM final test error per seed (paired)."""
-        return self.values("test_error", prm="orm") - self.values("test_error", prm=prm, level=level)
+        out: np.ndarray = self.values("test_error", prm="orm") - self.values("test_error", prm=prm, level=level)
+        return out
 
     def markdown(self) -> str:
         """Per PRM and quality: final test error (mean ± sd), the gap to the ORM with its CI, and
