@@ -8,7 +8,10 @@
    Recorded: the queries to the target. The fitted exponent a of cost ∝ (1 − 2p)^−a is the
    least-squares slope of ln(queries) against ln(1/(1 − 2p)) over the noise levels every
    seed reached, with a bootstrap CI over seeds; a = 1 and a = 2 are the two simple
-   hypotheses (the signal of a ±1 verdict shrinks by 1 − 2p; its variance does not).
+   hypotheses (the signal of a ±1 verdict shrinks by 1 − 2p; its variance does not). A
+   competing law, cost ∝ (1 + p/β)/(1 − 2p)², lets the false verdicts (rate p) drown a
+   success rate β; it is fitted too (β with a bootstrap CI), and the rms of ln(cost) of both
+   laws is recorded, and the power law's exponent over the lower and upper half of p.
 2. **Figure-1 setting.** The Figure-1 base model post-trained with a noisy ORM and PRM:
    final test error and mean likelihood of the off-support centres, per noise level and seed.
 
@@ -34,7 +37,7 @@ from ..training import post_train
 from ._artifacts import finish
 from ._open import RowsResult, decode, figure1_run, finite_stats, figure1_setting, figure1_table, mean_ci
 from ._settings import Setting, Settings, check_out, choices, count, real, reals
-from .rates import fit_slope
+from .rates import Fit, fit_slope
 
 METHODS = ("orm", "prm", "alg1", "alg2")
 LABELS = {"orm": "on-policy PG, ORM", "prm": "on-policy PG, PRM", "alg1": "Algorithm 1 (ORM)",
@@ -192,6 +195,21 @@ class NoiseResult(RowsResult):
         return fig
 
 
+_BETAS = np.logspace(-4, 2, 601)  # the grid of β the variance model is fitted over
+
+
+def _variance_model_fit(ps: np.ndarray, log_q: np.ndarray) -> "tuple[float, float]":
+    """(β, rms) of ln cost = c + ln(1 + p/β) + 2 ln(1/(1 − 2p)) fitted to the rows of ``log_q``
+    (levels × samples, averaged): least squares in c (the mean residual) and β (on a grid)."""
+    y = log_q.mean(1)
+    pred = np.log1p(ps[None, :] / _BETAS[:, None]) + 2.0 * np.log(1.0 / (1.0 - 2.0 * ps))[None, :]
+    resid = y[None, :] - pred
+    resid -= resid.mean(1, keepdims=True)
+    rms = np.sqrt((resid ** 2).mean(1))
+    j = int(np.argmin(rms))
+    return float(_BETAS[j]), float(rms[j])
+
+
 def _fit(res: NoiseResult) -> None:
     ps = np.asarray(res.config["noise"])
     x = np.log(1.0 / (1.0 - 2.0 * ps))
@@ -199,6 +217,26 @@ def _fit(res: NoiseResult) -> None:
         q, ok = res.cost(m), res.reached(m).all(1)
         if ok.sum() >= 3:
             res.fits[f"{m}: exponent"] = fit_slope(x[ok], np.log(q[ok]))
+        if ok.sum() >= 3:
+            # a competing law: the ±1 verdict's mean shrinks by 1 − 2p while its variance grows
+            # with the false verdicts p against the success rate β: cost ∝ (1 + p/β)/(1 − 2p)²
+            lq = np.log(q[ok])
+            beta, rms = _variance_model_fit(ps[ok], lq)
+            boot = np.random.default_rng(0).integers(0, lq.shape[1], (500, lq.shape[1]))
+            betas = [_variance_model_fit(ps[ok], lq[:, b])[0] for b in boot]
+            low, high = np.percentile(betas, [2.5, 97.5])
+            res.fits[f"{m}: β of (1 + p/β)(1 − 2p)^-2"] = Fit(beta, float(low), float(high), 0.0)
+            if beta in (_BETAS[0], _BETAS[-1]):
+                res.notes[f"{m}: β"] = f"at the edge of its grid [{_BETAS[0]:g}, {_BETAS[-1]:g}]: the law does not fit"
+            power = res.fits[f"{m}: exponent"]
+            fitted = power.intercept + power.slope * x[ok]
+            res.notes[f"{m}: rms of ln cost"] = (f"power law {np.sqrt(((lq.mean(1) - fitted) ** 2).mean()):.3f}, "
+                                                 f"(1 + p/β)(1 − 2p)^-2 {rms:.3f}")
+        if ok.sum() >= 6:  # is it one power law? the exponent over the lower and the upper half of p
+            cut = np.median(ps[ok])
+            for half, sel in (("low", ok & (ps <= cut)), ("high", ok & (ps >= cut))):
+                res.fits[f"{m}: exponent, {half} noise"] = fit_slope(x[sel], np.log(q[sel]))
+                res.notes[f"{m}: {half} noise"] = f"p in [{ps[sel].min():g}, {ps[sel].max():g}]"
         if not ok.all():
             res.notes[f"{m}: fitted over"] = f"p ≤ {ps[ok].max():g}" if ok.any() else "nothing reached"
     if res.config["figure1"]:
