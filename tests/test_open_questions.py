@@ -301,3 +301,14 @@ def test_defaults_pass_their_own_checks(settings):
     for quick in (False, True):
         defaults = settings.defaults(quick)
         assert settings.resolve(quick, defaults) == defaults
+
+
+@pytest.mark.parametrize("command", ["noise", "many-answers", "prm-quality"])
+def test_help_shows_a_valid_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert f"lpgx {command} {' '.join(cli.EXAMPLES[command])}" in " ".join(out.split()) or \
+        f"lpgx {command} {' '.join(cli.EXAMPLES[command])}" in out
+    assert "--list-settings" in out.split("options:")[-1]

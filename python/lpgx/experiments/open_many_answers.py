@@ -164,7 +164,8 @@ class ManyAnswersResult(RowsResult):
         axes[0].set_ylabel("ORM − PRM final set error")
         axes[1].set_ylabel("final set error 1 − E q(S|x) (dotted: base)")
         for ax in axes:
-            ax.set_xlabel("ln |S| (size of the correct set)")
+            ax.set_xscale("symlog", linthresh=1.0)  # teachers add ln T ≤ ln 8; free positions, hundreds
+            ax.set_xlabel("ln |S| (size of the correct set; symmetric-log axis)")
             ax.legend(fontsize=7)
         c = self.config
         fig.suptitle(f"many correct answers: Figure-1 setting N={c['seq_len']}, {c['post_steps']} steps × "
