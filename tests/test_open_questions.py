@@ -13,6 +13,7 @@ import pytest
 from scipy import optimize, stats
 
 import lpgx
+import lpgx.experiments._open
 from lpgx import algorithms, cli, correct_sets
 from lpgx.experiments import open_many_answers, open_noise, open_prm_quality
 from lpgx.experiments._open import mean_ci
@@ -241,6 +242,12 @@ def test_many_answers_experiment_runs(tmp_path):
             for f, s in (("tolerance", 0), ("unchecked", 0), ("teachers", 1))}
     np.testing.assert_allclose(base["tolerance"], base["unchecked"], rtol=1e-12)
     np.testing.assert_allclose(base["tolerance"], base["teachers"], rtol=1e-12)
+    # ... and the runs of the single answer are those of the other experiments (the same
+    # weights; the error is summed in another order)
+    setting = lpgx.experiments._open.figure1_setting(dict(lpgx.experiments.many_answers_settings(), **TINY_FIGURE1))
+    for reward in ("outcome", "process"):
+        assert (open_many_answers.cell_sets(reward, "tolerance", 0, setting, 1)["test_error"]
+                == pytest.approx(open_noise.cell_figure1(reward, 0.0, setting, 1)["test_error"], rel=1e-12))
     wide = res.values("base_test_error", reward="outcome", family="tolerance", size=2)
     assert np.all(wide <= base["tolerance"])
     assert same(lpgx.experiments.ManyAnswersResult.load(tmp_path).rows, res.rows)

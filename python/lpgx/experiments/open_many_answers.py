@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .. import _rng
 from .. import _validate as v
 from .. import plotting
 from ..correct_sets import MultiTeacherTask, set_log_likelihood
@@ -81,7 +82,7 @@ def _base(setting: Dict[str, Any], seed: int, teachers: int) -> Any:
     test = task.sample(setting["test_size"], rng=test_rng)
     pretrain(model, task, setting["pre_steps"], setting["pre_batch"], Adagrad(lr=setting["pre_lr"]), rng=pre_rng,
              n_threads=1)
-    return task, model, test, task.centres(), post_rng
+    return task, model, test, task.centres(), _rng.key(post_rng)  # the post-training seed, as figure1_base's
 
 
 def cell_sets(reward: str, family: str, size: int, setting: Dict[str, Any], seed: int) -> Dict[str, Any]:
