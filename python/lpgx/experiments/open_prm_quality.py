@@ -45,7 +45,7 @@ SETTINGS = Settings("prm_quality", {
     "window": Setting([1, 2, 4, 8, 16, 32, 64], counts(1, 2), "w, the windows", quick=[1, 4, 16]),
     "flip": Setting([0.05, 0.1, 0.2, 0.3, 0.4], reals(0.0, 0.5, open_low=True, open_high=True, min_len=2),
                     "δ, the per-prefix error rates", quick=[0.1, 0.3]),
-    "learned": Setting([32, 128, 512, 2048], counts(1, 2), "n, the ORM-labelled samples", quick=[32, 256]),
+    "learned": Setting([32, 128, 512, 2048, 8192], counts(1, 2), "n, the ORM-labelled samples", quick=[32, 256]),
     "learn_l2": Setting(1e-3, real(0.0, open_low=True), "λ of the learned PRM's logistic fits"),
     "learn_iters": Setting(100, count(), "gradient steps of the learned PRM's fits"),
 }, _joint)
