@@ -126,7 +126,7 @@ class ManyAnswersResult(RowsResult):
     def markdown(self) -> str:
         """Per family and size: ln|S|, base set error, final ORM and PRM set errors (mean ± sd),
         the gap with its CI, and the off-support centres (count; mean final q(S|x), ORM / PRM)."""
-        lines = ["| family | size | ln abs(S) | base error | ORM error | PRM error | ORM − PRM [95% CI] | "
+        lines = ["| family | size | ln \\|S\\| | base error | ORM error | PRM error | ORM − PRM [95% CI] | "
                  "off-support centres | their final q(S), ORM / PRM |", "|---|---|---|---|---|---|---|---|---|"]
         for fam in self.config["families"]:
             for size in self.config[fam]:
@@ -166,6 +166,7 @@ class ManyAnswersResult(RowsResult):
         axes[1].set_ylabel("final set error 1 − E q(S|x) (dotted: base)")
         for ax in axes:
             ax.set_xscale("symlog", linthresh=1.0)  # teachers add ln T ≤ ln 8; free positions, hundreds
+            ax.set_xlim(left=-0.2)
             ax.set_xlabel("ln |S| (size of the correct set; symmetric-log axis)")
             ax.legend(fontsize=7)
         c = self.config
