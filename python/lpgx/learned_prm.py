@@ -14,10 +14,12 @@ half) and an L2 penalty: per group g = (i, c) it minimises
 
 A wrong token is never in a correct response, so its label is always 0; a correct token is in
 one with the probability that the rest is right, which balanced weights compare with the base
-rate. With enough data the rule "s_{j,y_j}(x) ≥ 1/2 for every j ≤ i" is the exact PRM's
-verdict on the prefix y_1..i; with a small budget (or no correct sample, when every prefix is
-rejected) it errs both ways. Fitted by accelerated gradient descent (each group's step
-1/L_g from its own smoothness bound).
+rate. Where that probability stays above the base rate and the model can express it (a
+combination lock, say), the rule "s_{j,y_j}(x) ≥ 1/2 for every j ≤ i" approaches the exact
+PRM's verdict on the prefix y_1..i as the budget grows; elsewhere it errs systematically
+(correct tokens of contexts the policy usually fails are rejected), and with a small budget
+(or no correct sample, when every prefix is rejected) it errs both ways. Fitted by
+accelerated gradient descent (each group's step 1/L_g from its own smoothness bound).
 """
 from __future__ import annotations
 
