@@ -108,9 +108,9 @@ class LearnedPRM:
 
 def fit_groups(features: np.ndarray, groups: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_groups: int,
                l2: float, iters: int) -> np.ndarray:
-    """θ_g for every group: the weighted, L2-penalised logistic fits of the module docstring,
-    with the loss normalised by the number of rows ``len(labels) / rows_per_sample`` given
-    through ``weights`` (each row's weight already divided by n). Returns (n_groups, D)."""
+    """θ_g for every group: the weighted, L2-penalised logistic fits of the module docstring.
+    Row r has features x̃_r (D,), group g_r < n_groups, label ℓ_r ∈ {0, 1} and weight w_r (the
+    w_n/n of the module docstring). Returns (n_groups, D); a group without rows stays at 0."""
     D = features.shape[1]
     order = np.argsort(groups, kind="stable")
     g, X, lab, w = groups[order], features[order], labels[order], weights[order]
