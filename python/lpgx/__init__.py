@@ -14,8 +14,9 @@ from .estimators import GRPO, RLOO, PassAtK, Reinforce
 from .optim import SGD, Adagrad, AdaptiveStep
 from .rewards import CallableReward, CorrectSet, OutcomeReward, ProcessReward
 from .training import TrainResult, pg_step, post_train, pretrain
-from . import algorithms, correct_sets, exact, experiments, planted
+from . import algorithms, correct_sets, exact, experiments, learned_prm, planted
 from .correct_sets import MultiTeacherTask
+from .learned_prm import LearnedPRM, learn_prm
 from .algorithms import AlgoResult
 from .planted import FiniteTask, combination_lock, staircase
 from .sweep import SweepResult, sweep
@@ -40,4 +41,5 @@ __all__ = [
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
     "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",
+    "LearnedPRM", "learn_prm", "learned_prm",
 ]

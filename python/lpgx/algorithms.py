@@ -191,8 +191,19 @@ def pg_process(model: LinearARModel, task: Any, base: LinearARModel, steps: int,
     from there, per position, up to ``m`` tokens from (1−mix)·q0(·|prefix) + mix·Unif(Y) until
     the PRM accepts one (1 query each); update on the longest verified prefix. At most
     N·m + 1 queries per step (token-by-token continuation; ``resample=True`` resamples the
-    rest on-policy after each verified token, one more query each)."""
+    rest on-policy after each verified token, one more query each). With a jittered
+    ``reward`` m is at most :data:`MAX_M_JITTER` (a hidden error stalls the step for m queries)."""
+    reward = kwargs.get("reward")
+    if isinstance(reward, _Reward) and reward.jitter and v.positive_int(m, "m") > MAX_M_JITTER:
+        # A jittered PRM can accept a prefix that hides an error; past it every candidate is
+        # rejected, so each such step spends all m queries: an unbounded m never ends.
+        raise ValueError(f"m={m}: with a jittered PRM (jitter={reward.jitter}) a step can spend all m "
+                         f"queries; m must be at most {MAX_M_JITTER}")
     return _run("pg_process", model, task, steps, base, m=m, mix=mix, resample=resample, **kwargs)
+
+
+#: The largest m :func:`pg_process` accepts with a jittered process reward.
+MAX_M_JITTER = 10**6
 
 
 def online_pg(model: LinearARModel, task: Any, steps: int, mix: float = 1.0, **kwargs: Any) -> AlgoResult:

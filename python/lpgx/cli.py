@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, plotting
 from . import experiments as ex
 from .experiments import paper_figure1, paper_figure2, practice_estimators, rates
+from .experiments import open_many_answers, open_noise, open_prm_quality
 from .experiments._settings import Settings, check_out, show
 from .sweep import BACKENDS
 
@@ -36,6 +37,22 @@ EXAMPLES: Dict[str, List[str]] = {
     "rates": ["alpha", "--quick", "--backend", "sequential", "--set", "seeds=3", "alphas=0.1,0.01,0.001"],
     "plot": ["out/figure1/seed0"],
     "estimators": ["--quick", "--seeds", "3", "--jobs", "2", "--set", "estimators=reinforce,grpo,pass_at_k"],
+    "noise": ["--quick", "--seeds", "3", "--jobs", "2", "--set", "noise=0,0.1,0.2", "methods=orm,prm"],
+    "many-answers": ["--quick", "--jobs", "2", "--set", "families=tolerance", "tolerance=0,1,2"],
+    "prm-quality": ["--quick", "--jobs", "2", "--set", "kinds=window,flip", "flip=0.1,0.2"],
+}
+# The open-question experiments (docs/open_questions.md): command -> (settings, run, summary, what).
+OPEN: Dict[str, Any] = {
+    "noise": (open_noise.SETTINGS, ex.noise, "noisy verifiers: query cost and final error as the noise grows",
+              "Queries to a target on a planted instance for on-policy PG (ORM, PRM) and Algorithms 1 and 2, "
+              "with the fitted exponent of cost against 1/(1 - 2p); Figure-1 finals over noise levels."),
+    "many-answers": (open_many_answers.SETTINGS, ex.many_answers,
+                     "many correct answers: the ORM/PRM gap as the correct set grows",
+                     "The Figure-1 base post-trained with rewards accepting a Hamming ball, free positions or "
+                     "several teachers; final set errors, their gap and the off-support centres."),
+    "prm-quality": (open_prm_quality.SETTINGS, ex.prm_quality,
+                    "imperfect PRMs: short-sighted, noisy per prefix, learned from ORM labels",
+                    "The ORM - PRM final-error gap against each imperfect PRM's quality, paired by seed."),
 }
 EXTRAS = {"joblib": "sweep", "distributed": "dask", "ray": "ray", "tqdm": "progress"}
 
@@ -121,6 +138,17 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
     p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
     subs["estimators"] = p
 
+    for name, (_, _, summary, what) in OPEN.items():
+        p = sub.add_parser(name, help=summary, description=summary, formatter_class=raw,
+                           epilog=_settings_epilog(name, what + " Prints the tables and fits."))
+        _settings_args(p, "a smaller setting (under a minute)")
+        p.add_argument("--seeds", type=_count(1), default=None, help="seeds of the Figure-1 runs (--set seeds=N)")
+        p.add_argument("--out", default=f"out/{name}", help="output folder")
+        p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the runs are spread (default: loky)")
+        p.add_argument("--jobs", type=_count(1), default=None, help="parallel jobs (default: all cores)")
+        p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
+        subs[name] = p
+
     summary = "re-plot a saved figure1, figure2 or rates folder"
     p = sub.add_parser("plot", help=summary, description=summary, formatter_class=raw,
                        epilog=_epilog("plot", "Draws every artifact found in DIR (needs matplotlib)."))
@@ -140,6 +168,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _plot(args, p)
         if args.command == "estimators":
             return _estimators(args, p)
+        if args.command in OPEN:
+            return _open(args, p)
         return _figure(args, p)
     except KeyboardInterrupt:
         print("lpgx: interrupted", file=sys.stderr)
@@ -317,11 +347,15 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         loaders["figure2"] = lambda: ex.Figure2Result.load(d)
     if (d / "estimators.npz").exists():
         loaders["estimators_curves"] = lambda: ex.EstimatorsResult.load(d)
+    for result in (ex.NoiseResult, ex.ManyAnswersResult, ex.PRMQualityResult):
+        if (d / f"{result.name}.npz").exists():
+            loaders[result.name] = functools.partial(result.load, d)
     for name in RATES:
         if (d / f"rates_{name}.npz").exists():
             loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
     if not loaders:
-        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz, rates_*.npz or estimators.npz")
+        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz, rates_*.npz, estimators.npz, noise.npz, "
+                f"many_answers.npz or prm_quality.npz")
     if not plotting.available():
         p.error("matplotlib is not installed: pip install 'lpgx[plot]'")
     for kind, load in loaders.items():
@@ -371,6 +405,45 @@ def _estimators(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     for key, val in res.summary().items():
         print(f"{key}: {val}")
     print(f"lpgx estimators: {res.config['total_seconds']:.1f} s, artifacts in {args.out}", file=sys.stderr)
+    if not plot:
+        _skipped_plots()
+    return 0
+
+
+def _open(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    settings, run = OPEN[args.command][:2]
+    if args.list_settings:
+        _list(f"settings of lpgx {args.command}", settings)
+        return 0
+    pairs = _pairs(args.set, p)
+    if args.seeds is not None:
+        if "seeds" in pairs:
+            p.error("argument --seeds: give --seeds or --set seeds=N, not both")
+        pairs["seeds"] = str(args.seeds)
+    overrides = _overrides(settings, pairs, p)
+    cfg = _resolve(settings, args.quick, overrides, p)
+    _folder(args.out, "--out", p)
+    if args.cache is not None:
+        _folder(args.cache, "--cache", p)
+    if args.backend != "sequential":
+        _needs("joblib", "--backend", p)
+    if args.backend == "dask":
+        p.error(f"argument --backend: dask runs from Python, inside a distributed.Client: "
+                f"lpgx.experiments.{run.__name__}(backend='dask')")
+    if args.backend == "ray":
+        _needs("ray", "--backend", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+    if args.dry_run:
+        _show(f"lpgx {args.command}: artifacts in {args.out}", cfg)
+        return 0
+    plot = plotting.available()
+    res = run(out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs, cache_dir=args.cache,
+              progress=args.progress, plot=plot, **overrides)
+    print(res.markdown())
+    for key, val in res.summary().items():
+        print(f"{key}: {val}")
+    print(f"lpgx {args.command}: {res.config['total_seconds']:.1f} s, artifacts in {args.out}", file=sys.stderr)
     if not plot:
         _skipped_plots()
     return 0

@@ -141,7 +141,9 @@ class MultiTeacherTask(TeacherTask):
             miss = np.cumsum((y[:, None, :] != ans) & cols, axis=-1)      # mismatches so far, per teacher
             ok: np.ndarray = np.asarray((miss <= correct.tolerance).any(1))  # prefix completable: (B, N)
             return np.where(ok[:, -1] if kind == "outcome" else ok, pos, neg).astype(float)
-        return CallableReward(verify, kind=kind)
+        reward = CallableReward(verify, kind=kind)
+        reward.values = (pos, neg)  # what the verifier pays, as on the built-in rewards
+        return reward
 
     def config(self) -> dict:  # type: ignore[type-arg]
         return dict(super().config(), num_teachers=self.num_teachers, correct=self.correct_set.config())

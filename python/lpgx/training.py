@@ -277,7 +277,7 @@ def post_train(model: LinearARModel, task: Any, reward: RewardLike = "outcome", 
                 est.reference)
 
 
-def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: RewardLike = "outcome",
+def pg_step(model: LinearARModel, x: Any, y_star: Any, y: Any, reward: Optional[RewardLike] = "outcome",
             optimizer: OptimizerLike = None, baseline: Optional[bool] = None, rng: _rng.RNGLike = None,
             n_threads: Optional[int] = None, estimator: Optional[Estimator] = None) -> float:
     """One PG update of ``model`` from given responses (the loop body of :func:`post_train`,

@@ -14,3 +14,11 @@ __all__ = ["Figure1Result", "Figure2Result", "RateResult", "figure1", "figure1_s
 from .practice_estimators import EstimatorsResult, estimators, estimators_settings  # noqa: E402
 
 __all__ += ["EstimatorsResult", "estimators", "estimators_settings"]
+
+# The open questions of docs/open_questions.md: noisy verifiers, many correct answers, imperfect PRMs.
+from .open_many_answers import ManyAnswersResult, many_answers, many_answers_settings  # noqa: E402
+from .open_noise import NoiseResult, noise, noise_settings  # noqa: E402
+from .open_prm_quality import PRMQualityResult, prm_quality, prm_quality_settings  # noqa: E402
+
+__all__ += ["ManyAnswersResult", "NoiseResult", "PRMQualityResult", "many_answers", "many_answers_settings", "noise",
+            "noise_settings", "prm_quality", "prm_quality_settings"]
