@@ -183,7 +183,8 @@ def test_list_rate_settings(capsys, no_training):
     assert code == 0 and "rates sgd" in out and "rates alpha" not in out and "(quick: 8,32,128)" in out
 
 
-@pytest.mark.parametrize("command", ["figure1", "figure2", "rates", "estimators", "plot"])
+@pytest.mark.parametrize("command", ["figure1", "figure2", "rates", "estimators", "noise", "many-answers", "prm-quality",
+                                     "plot"])
 def test_help_names_list_settings_and_a_valid_example(command, capsys, no_training):
     code, out, err = run_main([command, "--help"], capsys)
     assert code == 0
