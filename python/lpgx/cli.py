@@ -17,7 +17,8 @@ import numpy as np
 
 from . import __version__, plotting
 from . import experiments as ex
-from .experiments import paper_figure1, paper_figure2, practice_estimators, rates
+from .experiments import paper_figure1, paper_figure1_seeds, paper_figure2, practice_estimators, rates
+from .experiments._axes import AXES
 from .experiments._settings import Settings, check_out, show
 from .sweep import BACKENDS
 
@@ -92,6 +93,8 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
         p.add_argument("--seed", type=_count(0), nargs="+", default=[0], help="one or more seeds (integers >= 0)")
         p.add_argument("--out", default=f"out/{name}", help="output folder (one subfolder per seed)")
         p.add_argument("--threads", type=_count(1), default=None, help="threads (default: all cores)")
+        if name == "figure1":
+            _figure1_seeds_args(p)
         subs[name] = p
 
     summary = "the theory's rates on planted instances (docs/theory.md §7, §8)"
@@ -127,6 +130,24 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
     p.add_argument("dir", metavar="DIR")
     subs["plot"] = p
     return parser, subs
+
+
+def _figure1_seeds_args(p: argparse.ArgumentParser) -> None:
+    """Figure 1 over many seeds through lpgx.sweep (docs/figure1.md), and the training axis."""
+    p.add_argument("--seeds", default=None, metavar="SPEC",
+                   help="many seeds through lpgx.sweep, e.g. 0-19 or 0,3,5-7: per-seed artifacts, summary.csv, "
+                        "centres.csv, report.md and the aggregate figures in --out (instead of --seed)")
+    p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the seeds run, with --seeds "
+                                                                       "(default: loky)")
+    p.add_argument("--jobs", type=_count(1), default=None, help="seeds at once, with --seeds (default: all cores)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="cache folder, with --seeds (default: OUT/cache): an interrupted run resumes from it")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="the dask scheduler (with --backend dask; default: a local cluster of --jobs workers)")
+    p.add_argument("--algorithms", action="store_true",
+                   help="with --seeds: also run Algorithm 1, Algorithm 2 and adaptive SGD from each base model at "
+                        "the on-policy runs' query budget")
+    p.add_argument("--x", default="steps", choices=AXES, help="the training axis of the plots and the table")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -214,6 +235,11 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         return 0
     overrides = _overrides(settings, _pairs(args.set, p), p)
     cfg = _resolve(settings, args.quick, overrides, p)
+    if args.command == "figure1" and args.seeds is not None:
+        return _figure1_seeds(args, p, cfg, overrides)
+    if args.command == "figure1" and (args.backend != "loky" or args.jobs is not None or args.cache is not None
+                                      or args.scheduler is not None or args.algorithms):
+        p.error("arguments --backend, --jobs, --cache, --scheduler and --algorithms need --seeds")
     if len(set(args.seed)) != len(args.seed):
         p.error(f"argument --seed: a seed is given twice: {' '.join(map(str, args.seed))}")
     _folder(args.out, "--out", p)
@@ -233,7 +259,15 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         if args.command == "figure1":
             r1 = ex.figure1(**kw)
             steps = r1.config["post_steps"]
-            rows.append(r1.summary(steps=(0, steps // 8, steps // 4, steps)))
+            at = (0, steps // 8, steps // 4, steps)
+            if args.x == "steps":
+                rows.append(r1.summary(steps=at))
+            else:  # the same measurements, labelled by the queries or tokens spent
+                first = r1.config["rewards"][0]
+                near = [int(np.argmin(np.abs(r1.post[first].test_steps - s))) for s in at]
+                rows.append(r1.summary(at=[float(r1.axis(first, args.x)[i]) for i in near], x=args.x))
+                if plot:
+                    r1.plot(out, x=args.x)
             seconds = r1.config["total_seconds"]
         else:
             r2 = ex.figure2(**kw)
@@ -242,6 +276,53 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             seconds = r2.config["total_seconds"]
         print(f"seed {seed}: {seconds:.1f} s, artifacts in {out}", file=sys.stderr)
     _print_table(rows)
+    if not plot:
+        _skipped_plots()
+    return 0
+
+
+def _figure1_seeds(args: argparse.Namespace, p: argparse.ArgumentParser, cfg: Dict[str, Any],
+                   overrides: Dict[str, Any]) -> int:
+    if args.seed != [0]:
+        p.error("argument --seeds: give --seed or --seeds, not both")
+    try:
+        seeds = paper_figure1_seeds.parse_seeds(args.seeds, "argument --seeds")
+    except ValueError as exc:
+        p.error(str(exc))
+    _folder(args.out, "--out", p)
+    if args.cache is not None:
+        _folder(args.cache, "--cache", p)
+    if args.backend != "sequential":
+        _needs("joblib", "--backend", p)
+    if args.backend == "dask":
+        _needs("distributed", "--backend", p)
+    elif args.scheduler is not None:
+        p.error("argument --scheduler: only with --backend dask")
+    if args.backend == "ray":
+        _needs("ray", "--backend", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+    if args.dry_run:
+        _show(f"lpgx figure1: seeds {paper_figure1_seeds._seed_text(seeds)}, artifacts in {args.out}", cfg)
+        return 0
+    plot = plotting.available()
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.backend == "dask":
+            import distributed
+            try:
+                client = stack.enter_context(
+                    distributed.Client(args.scheduler) if args.scheduler is not None else  # type: ignore[no-untyped-call, unused-ignore]
+                    distributed.Client(n_workers=args.jobs or 2, threads_per_worker=1))  # type: ignore[no-untyped-call, unused-ignore]
+            except OSError as exc:
+                p.error(f"argument --scheduler: cannot connect to {args.scheduler}: {exc}")
+        res = ex.figure1_seeds(seeds, out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
+                               cache_dir=args.cache, progress=args.progress, plot=plot, algorithms=args.algorithms,
+                               client=client, x=args.x, **overrides)
+    print(res.report(args.x))
+    print(f"lpgx figure1: {len(seeds)} seeds ({res.config['computed']} computed, {res.config['cached']} from the "
+          f"cache) in {res.config['total_seconds']:.1f} s; summary.csv, report.md and figures in {args.out}",
+          file=sys.stderr)
     if not plot:
         _skipped_plots()
     return 0

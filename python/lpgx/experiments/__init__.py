@@ -14,3 +14,10 @@ __all__ = ["Figure1Result", "Figure2Result", "RateResult", "figure1", "figure1_s
 from .practice_estimators import EstimatorsResult, estimators, estimators_settings  # noqa: E402
 
 __all__ += ["EstimatorsResult", "estimators", "estimators_settings"]
+
+# Figure 1 over many seeds, through lpgx.sweep: bootstrap intervals, equal-query axes, the theory's
+# algorithms at matched budgets and the barrier map (docs/figure1.md).
+from .paper_figure1_algorithms import figure1_algorithms  # noqa: E402
+from .paper_figure1_seeds import Figure1SeedsResult, figure1_seeds  # noqa: E402
+
+__all__ += ["Figure1SeedsResult", "figure1_algorithms", "figure1_seeds"]
