@@ -109,6 +109,9 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
     p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="the dask scheduler to run on (with --backend dask)")
+    p.add_argument("--seeds", default=None, metavar="SPEC",
+                   help="the seeds of every grid point, e.g. 0-9 or 0,3,5-7 (instead of --set seeds=N); the "
+                        "slopes' bootstrap intervals are over these seeds")
     subs["rates"] = p
 
     summary = "estimators from practice (RLOO, GRPO, pass@k, KL, clipping) at equal query budgets (docs/theory.md §10)"
@@ -345,6 +348,15 @@ def _rates(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
                     f"`lpgx rates all --list-settings` lists them")
     overrides = {n: _overrides(rates.SETTINGS[n], {k: t for k, t in pairs.items() if k in rates.SETTINGS[n].table},
                                p) for n in names}
+    if args.seeds is not None:
+        if "seeds" in pairs:
+            p.error("argument --seeds: give --seeds or --set seeds=N, not both")
+        try:
+            seed_list = paper_figure1_seeds.parse_seeds(args.seeds, "argument --seeds")
+        except ValueError as exc:
+            p.error(str(exc))
+        for n in names:
+            overrides[n]["seeds"] = seed_list
     cfgs = {n: _resolve(rates.SETTINGS[n], args.quick, overrides[n], p) for n in names}
     _folder(args.out, "--out", p)
     if args.cache is not None:

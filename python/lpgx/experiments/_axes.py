@@ -59,7 +59,8 @@ def run_axis(run: TrainResult, steps: Any, x: str = "steps") -> np.ndarray:
     if s.size and (s.min() < 0 or s.max() > len(run.queries)):
         raise ValueError(f"steps must lie in [0, {len(run.queries)}] (the run's steps), got {s.min()}..{s.max()}")
     if x == "steps":
-        return s.copy()
+        same: np.ndarray = s.copy()
+        return same
     if x == "queries":
         cumulative = np.concatenate([[0], np.asarray(run.queries, dtype=np.int64)])
         out: np.ndarray = cumulative[s]

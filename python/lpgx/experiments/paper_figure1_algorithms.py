@@ -51,13 +51,13 @@ def cell_algorithm(setting: Dict[str, Any], algorithm: str, seed: int) -> Dict[s
     pairs = (np.concatenate([test[0], centres[0]]), np.concatenate([test[1], centres[1]]))
     total = int(setting["post_steps"]) * int(setting["post_batch"])
     marks = budgets(total)
-    records = [(0, *_measure(np.zeros(0), base.log_prob(*pairs), n_test, off))]
+    records = [(0, *_measure(base.log_prob(*pairs), n_test, off))]
     streams = np.random.SeedSequence([seed, 1 + ALGORITHMS.index(algorithm)])
     spent, steps = 0, 0
     while spent < total:
-        chunk = max(256, steps // 16)  # about 16 evaluations per doubling of the steps
-        if algorithm == "sgd":
-            chunk = min(chunk, total - spent)  # one sample per step: land on the budget exactly
+        chunk = max(64, steps // 16)  # about 11 evaluations per doubling of the steps
+        if algorithm == "sgd":  # one sample per step: land on every budget exactly
+            chunk = min(chunk, min(q for q in marks if q > spent) - spent)
             r = alg.sgd_adaptive(model, task, chunk, rng=streams.spawn(1)[0])
             cost = chunk
         elif algorithm == "alg1":
@@ -68,7 +68,7 @@ def cell_algorithm(setting: Dict[str, Any], algorithm: str, seed: int) -> Dict[s
             cost = r.total_queries
         spent += cost
         steps += chunk
-        records.append((spent, *_measure(np.zeros(0), model.log_prob(*pairs), n_test, off)))
+        records.append((spent, *_measure(model.log_prob(*pairs), n_test, off)))
     out: Dict[str, Any] = {"steps": steps, "spent": spent}
     costs = np.array([rec[0] for rec in records])
     for q in marks:
@@ -79,7 +79,8 @@ def cell_algorithm(setting: Dict[str, Any], algorithm: str, seed: int) -> Dict[s
     return out
 
 
-def _measure(_: np.ndarray, log_lik: np.ndarray, n_test: int, off: np.ndarray) -> "tuple[float, float]":
+def _measure(log_lik: np.ndarray, n_test: int, off: np.ndarray) -> "tuple[float, float]":
+    """Test error of the first ``n_test`` contexts, mean likelihood of the off-support centres after them."""
     lik = np.exp(log_lik)
     centres = lik[n_test:]
     return float(1.0 - lik[:n_test].mean()), float(centres[off].mean()) if off.any() else float("nan")

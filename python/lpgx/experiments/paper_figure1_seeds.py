@@ -159,7 +159,7 @@ class Figure1SeedsResult:
 
     def centres(self) -> List[Dict[str, Any]]:
         """One record per (seed, centre): centres.csv."""
-        out = []
+        out: List[Dict[str, Any]] = []
         for r in self.rows:
             per: Dict[int, Dict[str, Any]] = {}
             for k, val in r.items():

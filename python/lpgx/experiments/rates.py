@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -153,6 +153,15 @@ _EPS = Setting(0.5, real(0.0, 1.0, open_low=True, open_high=True), "the target l
 _MAX_STEPS = Setting(10**7, count(), "step cap of each run")
 _C_INTS = counts(1, min_len=2, maximum=v.INT32_MAX)
 
+
+def _seeds(value: Any, name: str) -> Union[int, List[int]]:
+    """``seeds``: a count N (seeds 0..N−1) or a list of distinct seeds (``lpgx rates --seeds 0-9``)."""
+    if isinstance(value, (list, tuple)):
+        seeds: List[int] = counts(0)(list(value), name)
+        return seeds
+    n: int = count()(value, name)
+    return n
+
 SETTINGS: Dict[str, Settings] = {
     "alpha": Settings("rates_alpha", {
         "vocab_size": Setting(8, count(2), "k, the vocabulary size"),
@@ -161,7 +170,7 @@ SETTINGS: Dict[str, Settings] = {
                           "the planted base likelihoods α (the grid)",
                           quick=[float(a) for a in np.logspace(-1, -3.5, 6)]),
         "eps": _EPS,
-        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "seeds": Setting(10, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=5),
         "max_steps": _MAX_STEPS,
     }),
     "length": Settings("rates_length", {
@@ -169,7 +178,7 @@ SETTINGS: Dict[str, Settings] = {
         "seq_lens": Setting(list(range(2, 11)), counts(2, min_len=2, maximum=v.INT32_MAX),
                             "the response lengths N (the grid)", quick=list(range(2, 9))),
         "eps": _EPS,
-        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "seeds": Setting(10, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=5),
         "max_steps": _MAX_STEPS,
     }),
     "sgd": Settings("rates_sgd", {
@@ -178,7 +187,7 @@ SETTINGS: Dict[str, Settings] = {
         "seq_lens": Setting([8, 16, 32, 64, 128], _C_INTS, "the response lengths N (the grid)", quick=[8, 32, 128]),
         "budget": Setting(30000, count(), "labelled samples of each run"),
         "pool": Setting(300, count(), "contexts in the pool: the largest margins of 20× as many draws"),
-        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+        "seeds": Setting(4, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=2),
     }, _sgd_memory),
     "online": Settings("rates_online", {
         "vocab_size": Setting(3, count(2), "k, the vocabulary size"),
@@ -186,7 +195,7 @@ SETTINGS: Dict[str, Settings] = {
         "num_contexts": Setting([1, 2, 4, 8, 16], _C_INTS, "the numbers of contexts M (the grid; γ = 1/√(M N))",
                                 quick=[1, 4, 16]),
         "rounds_per_context": Setting(4000, count(), "online rounds per context", quick=2000),
-        "seeds": Setting(6, count(), "seeds per grid point", quick=3),
+        "seeds": Setting(6, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=3),
     }, _online_memory),
     "barrier": Settings("lq_barrier", {
         "vocab_size": Setting(_K, count(2), "k, the vocabulary size"),
@@ -199,7 +208,7 @@ SETTINGS: Dict[str, Settings] = {
         "steps": Setting(2000, count(), "post-training steps T"),
         "successes": Setting(30.0, real(0.0, open_low=True),
                              "c: a context is predicted learnable when α·Q ≥ c"),
-        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+        "seeds": Setting(4, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=2),
     }, _barrier_masses),
 }
 
@@ -279,9 +288,9 @@ def _prepare(name: str, quick: bool, overrides: Dict[str, Any], out: Any, backen
     return cfg
 
 
-def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: int, backend: str, n_jobs: Optional[int],
-         cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
-    return sweep(fn, grid, seeds=range(seeds), backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
+def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: Union[int, List[int]], backend: str,
+         n_jobs: Optional[int], cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
+    return sweep(fn, grid, seeds=range(seeds) if isinstance(seeds, int) else seeds, backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
                  progress=progress).rows
 
 
