@@ -291,8 +291,9 @@ def test_load_gives_back_the_rows_and_the_appendix(seeds_run):
     res, out = seeds_run
     back = fs.Figure1SeedsResult.load(out)
     assert _same(back.summary_rows(), res.summary_rows())
-    table = lpgx.experiments._figure1_report.appendix(back)
+    table = lpgx.experiments._figure1_report.appendix(out / "summary.csv")
     assert len(table.splitlines()) == 2 + 4
+    assert f"| 2 | {res.rows[2]['n_off_support']} of 32 | {res.rows[2]['outcome_test_error@0']:.3f} |" in table
 
 
 def test_barrier_records_cover_every_centre_and_seed(seeds_run):
@@ -399,3 +400,34 @@ def test_cli_rates_seed_list(capsys):
     assert lpgx.experiments.rates_settings("alpha")["seeds"] == 10
     with pytest.raises(ValueError, match="seeds"):
         lpgx.experiments.rates_alpha(quick=True, seeds=[1, 1])
+
+
+def test_centre_typicality_counts_neighbours_sharing_the_centres_response():
+    setting = lpgx.experiments.paper_figure1.SETTINGS.resolve(True, {k: v for k, v in TINY.items() if k != "quick"})
+    task = lpgx.experiments.paper_figure1.figure1_task(setting, 5)
+    t = barrier_map.centre_typicality(task, 2048, rng=1)
+    # an independent count: nearest centre by distance, y* compared position by position
+    centres, yc = task.centres()
+    x, y = task.sample(2048, rng=1)
+    owner = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    for j in range(len(centres)):
+        mine = owner == j
+        if mine.any():
+            assert t["same"][j] == pytest.approx(np.mean([np.array_equal(a, yc[j]) for a in y[mine]]))
+            assert t["positions"][j] == pytest.approx(np.mean(y[mine] == yc[j]))
+    assert np.nanmin(t["same"]) >= 0 and np.nanmax(t["same"]) <= 1
+
+
+def test_figure1_base_uses_figure1_task(run):
+    setting = {k: v for k, v in run.config.items() if k in lpgx.experiments.paper_figure1.SETTINGS.table}
+    task = lpgx.experiments.paper_figure1.figure1_task(setting, 3)
+    _, base, _, centres, _, _ = lpgx.experiments.paper_figure1.figure1_base(setting, 3, n_threads=1)
+    np.testing.assert_array_equal(task.centres()[1], centres[1])
+    np.testing.assert_array_equal(base.log_prob(*centres), run.base_centre_log_lik)
+
+
+def test_typicality_rows_follow_the_barrier_records(seeds_run):
+    res, _ = seeds_run
+    t = res.typicality(512)
+    assert t["same"].shape == res.barrier()["outcome"]["seed"].shape
+    assert "neighbours sharing the centre's y*" in res.report()

@@ -408,13 +408,16 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         loaders["figure1"] = lambda: ex.Figure1Result.load(d)
     if (d / "figure2.npz").exists():
         loaders["figure2"] = lambda: ex.Figure2Result.load(d)
+    if (d / "figure1_seeds.json").exists():
+        loaders["figure1_seeds"] = lambda: ex.Figure1SeedsResult.load(d)
     if (d / "estimators.npz").exists():
         loaders["estimators_curves"] = lambda: ex.EstimatorsResult.load(d)
     for name in RATES:
         if (d / f"rates_{name}.npz").exists():
             loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
     if not loaders:
-        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz, rates_*.npz or estimators.npz")
+        p.error(f"argument DIR: {d} holds no figure1.npz, figure1_seeds.json, figure2.npz, rates_*.npz or "
+                "estimators.npz")
     if not plotting.available():
         p.error("matplotlib is not installed: pip install 'lpgx[plot]'")
     for kind, load in loaders.items():

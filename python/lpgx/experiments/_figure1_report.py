@@ -159,6 +159,26 @@ def barrier_section(res: "Figure1SeedsResult") -> List[str]:
     return lines
 
 
+TYPICAL = (0.0, 0.5, 0.9, 1.0)  #: bins of the fraction of a centre's neighbours that share its y*
+
+
+def typicality_section(res: "Figure1SeedsResult") -> List[str]:
+    """Agreement of the predictor by how typical each centre's y* is of its neighbours."""
+    b, t = res.barrier(), res.typicality()
+    lines = ["| neighbours sharing the centre's y* | centres | of them off-support | ORM agreement | "
+             "PRM agreement |", "|---|---|---|---|---|"]
+    for lo, hi in zip(TYPICAL[:-1], TYPICAL[1:]):
+        m = (t["same"] >= lo) & ((t["same"] < hi) if hi < 1.0 else (t["same"] <= hi))
+        cells = []
+        for name in ("outcome", "process"):
+            rec = b[name]
+            agree = (rec["predicted"] == rec["observed"])[m]
+            cells.append(f"{100 * agree.mean():.1f}% ({int(agree.sum())}/{agree.size})" if agree.size else "–")
+        lines.append(f"| {lo:g}–{hi:g} | {int(m.sum())} | {int((m & b['outcome']['off_support']).sum())} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
 def disagreements(res: "Figure1SeedsResult", limit: int = 12) -> List[str]:
     """The centres where prediction and observation differ, the most surprising first."""
     b = res.barrier()
@@ -201,7 +221,10 @@ def report(res: "Figure1SeedsResult", x: str = "queries") -> str:
               + ("none." if not changed else "; ".join(changed) + "."), ""]
     if res.algorithms:
         lines += ["## The theory's algorithms at equal queries", ""] + algorithms_table(res)
-    lines += ["## Barrier map", ""] + barrier_section(res) + ["Disagreements:", ""] + disagreements(res) + [""]
+    lines += ["## Barrier map", ""] + barrier_section(res)
+    lines += ["Agreement by how typical the centre's y* is of the contexts drawn around it "
+              "(4096 draws per seed, each assigned to its nearest centre):", ""] + typicality_section(res) + [""]
+    lines += ["Disagreements:", ""] + disagreements(res) + [""]
     return "\n".join(lines)
 
 
@@ -210,19 +233,35 @@ def _seed_text(seeds: Sequence[int]) -> str:
     return f"{s[0]}–{s[-1]}" if s == list(range(s[0], s[-1] + 1)) else ", ".join(map(str, s))
 
 
-def appendix(res: "Figure1SeedsResult") -> str:
-    """The per-seed table (from the summary rows)."""
-    s = _steps(res)
-    head = ["seed", "off-support"] + [f"ORM @{t}" for t in s] + [f"PRM @{t}" for t in s] + [
-        "ORM off-support lik.", "PRM off-support lik.", "ORM / PRM off-support learned"]
+def appendix(summary_csv: Any) -> str:
+    """The per-seed table, generated from a run's summary.csv."""
+    import csv
+    with open(summary_csv, newline="") as f:
+        rows = [{k: _number(val) for k, val in r.items()} for r in csv.DictReader(f)]
+    if not rows:
+        raise ValueError(f"{summary_csv} holds no rows")
+    done = sorted({int(k.split("@")[1]) for k in rows[0] if k.startswith("outcome_test_error@")})
+    head = ["seed", "off-support"] + [f"ORM @{t}" for t in done] + [f"PRM @{t}" for t in done] + [
+        "ORM off-support lik.", "PRM off-support lik.", "off-support learned ORM / PRM"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for r in res.summary_rows():
+    for r in rows:
         cells = [str(r["seed"]), f"{r['n_off_support']} of {r['n_centres']}"]
-        cells += [f"{r[f'outcome_test_error@{t}']:.3f}" for t in s] + [f"{r[f'process_test_error@{t}']:.3f}" for t in s]
+        cells += [f"{r[f'outcome_test_error@{t}']:.3f}" for t in done]
+        cells += [f"{r[f'process_test_error@{t}']:.3f}" for t in done]
         cells += [f"{r['outcome_off_support_mean_lik_end']:.2g}", f"{r['process_off_support_mean_lik_end']:.2g}",
                   f"{r['outcome_off_support_learned']} / {r['process_off_support_learned']}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _number(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
 
 
 # -- figures -----------------------------------------------------------------------------

@@ -88,6 +88,34 @@ def predict(reward: str, base_log_lik: Any, log_prm_cost: Any, queries: float, n
     return out
 
 
+def centre_typicality(task: Any, n: int = 4096, rng: Any = 0) -> Dict[str, np.ndarray]:
+    """How typical each mixture centre's y* is of the contexts drawn around it.
+
+    Draws ``n`` contexts from ``task`` (a mixture :class:`lpgx.TeacherTask`), assigns each to
+    its nearest centre, and compares their correct responses with the centre's.
+
+    Returns
+    -------
+    dict
+        ``same`` (M,): fraction of the centre's contexts whose y* equals the centre's;
+        ``positions`` (M,): mean fraction of positions where they agree. A centre whose y*
+        is rare among its neighbours is pulled away from it by learning them: the
+        parameters are shared.
+    """
+    centres, y_centre = task.centres()
+    x, y = task.sample(n, rng=rng)
+    owner = np.argmax(x @ centres.T, axis=1)  # the centres are orthogonal, of equal norm
+    m = len(centres)
+    same, positions = np.full(m, np.nan), np.full(m, np.nan)
+    for j in range(m):
+        mine = owner == j
+        if mine.any():
+            agree = y[mine] == y_centre[j]
+            same[j] = agree.all(1).mean()
+            positions[j] = agree.mean()
+    return {"same": same, "positions": positions}
+
+
 def observed(final_log_lik: Any, threshold: float = LEARNED) -> np.ndarray:
     """Centres whose final likelihood is at least ``threshold`` (default 1/2)."""
     if not 0.0 < threshold <= 1.0:
@@ -153,8 +181,7 @@ def plot_barrier_map(base_log_lik: Dict[str, np.ndarray], final_log_lik: Dict[st
             a.axvline(np.log10(num_centres / queries[name]), color="k", lw=0.8, ls=":", label="α = M/Q")
         a.set_xlabel("log10 base likelihood q0(y*|centre)")
         a.set_ylabel("log10 final likelihood (floored at −60)")
-        from .. import plotting as _p
-        a.set_title(f"{_p.LABELS.get(name, name)}: {len(b)} centres")
-        a.legend(loc="lower right", fontsize=8)
+        a.set_title(f"{plotting.LABELS.get(name, name)}: {len(b)} centres")
+        a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig

@@ -270,12 +270,18 @@ def figure1_base(cfg: Dict[str, Any], seed: int, progress: bool = False, n_threa
     -------
     task, model, test, centres, post_rng, pretrain_result
     """
-    task_rng, pre_rng, test_rng, post_rng = np.random.SeedSequence(int(seed)).spawn(4)
-    task = TeacherTask(cfg["context_dim"], cfg["vocab_size"], cfg["seq_len"], inputs="mixture",
-                       num_mix=cfg["num_mix"], sigma=cfg["sigma"], rng=task_rng)
+    _, pre_rng, test_rng, post_rng = np.random.SeedSequence(int(seed)).spawn(4)
+    task = figure1_task(cfg, seed)
     model = LinearARModel(cfg["vocab_size"], cfg["seq_len"], cfg["context_dim"])
     test = task.sample(cfg["test_size"], rng=test_rng)
     centres = task.centres()
     pre = pretrain(model, task, cfg["pre_steps"], cfg["pre_batch"], Adagrad(lr=cfg["pre_lr"]), rng=pre_rng,
                    test=test, test_every=cfg["test_every"], progress=progress, n_threads=n_threads)
     return task, model, test, centres, post_rng, pre
+
+
+def figure1_task(cfg: Dict[str, Any], seed: int) -> TeacherTask:
+    """The teacher task of the Figure-1 run with settings ``cfg`` and ``seed``."""
+    task_rng = np.random.SeedSequence(int(seed)).spawn(4)[0]
+    return TeacherTask(cfg["context_dim"], cfg["vocab_size"], cfg["seq_len"], inputs="mixture",
+                       num_mix=cfg["num_mix"], sigma=cfg["sigma"], rng=task_rng)

@@ -193,6 +193,20 @@ class Figure1SeedsResult:
                          "off_support": np.array([bool(c["off_support"]) for c in cs])}
         return out
 
+    def typicality(self, n: int = 4096) -> Dict[str, np.ndarray]:
+        """Per (seed, centre), in the order of :meth:`barrier`: the fraction of the contexts
+        drawn around the centre whose y* equals the centre's, and the mean fraction of
+        positions where they agree (:func:`.barrier_map.centre_typicality`; each seed's task
+        rebuilt from its settings, without training)."""
+        from .paper_figure1 import figure1_task
+        same, positions = [], []
+        for seed in self.seeds:
+            t = barrier_map.centre_typicality(figure1_task(self.config, seed), n,
+                                              rng=np.random.SeedSequence([seed, 7919]))
+            same.append(t["same"])
+            positions.append(t["positions"])
+        return {"same": np.concatenate(same), "positions": np.concatenate(positions)}
+
     def to_pandas(self) -> Any:
         from .._optional import require
         return require("pandas").DataFrame(self.summary_rows())
