@@ -109,7 +109,7 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
     p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="the dask scheduler to run on (with --backend dask)")
-    p.add_argument("--seeds", default=None, metavar="SPEC",
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
                    help="the seeds of every grid point, e.g. 0-9 or 0,3,5-7 (instead of --set seeds=N); the "
                         "slopes' bootstrap intervals are over these seeds")
     subs["rates"] = p
@@ -137,7 +137,7 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
 
 def _figure1_seeds_args(p: argparse.ArgumentParser) -> None:
     """Figure 1 over many seeds through lpgx.sweep (docs/figure1.md), and the training axis."""
-    p.add_argument("--seeds", default=None, metavar="SPEC",
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
                    help="many seeds through lpgx.sweep, e.g. 0-19 or 0,3,5-7: per-seed artifacts, summary.csv, "
                         "centres.csv, report.md and the aggregate figures in --out (instead of --seed)")
     p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the seeds run, with --seeds "
