@@ -79,11 +79,9 @@ def _headline(res: "Figure1SeedsResult") -> List[str]:
                  f"{_ci(res.column('outcome_off_support_mean_lik_end'))} | "
                  f"{_ci(res.column('process_off_support_mean_lik_end'))} |")
     total_off = int(res.column("n_off_support").sum())
-    for name in ("outcome", "process"):
-        learned = int(res.column(f"{name}_off_support_learned").sum())
-        lines.append(f"| off-support centres learned (likelihood ≥ ½), all seeds | {learned}/{total_off} | |"
-                     if name == "outcome" else
-                     f"| off-support centres learned (likelihood ≥ ½), all seeds | | {learned}/{total_off} |")
+    learned = [int(res.column(f"{name}_off_support_learned").sum()) for name in ("outcome", "process")]
+    lines.append(f"| off-support centres learned (likelihood ≥ ½), all seeds | {learned[0]}/{total_off} | "
+                 f"{learned[1]}/{total_off} |")
     lines.append(f"| centres learned per seed (of {res.config['num_mix']}) | "
                  f"{_ci(res.column('outcome_centres_learned'), '.1f')} | "
                  f"{_ci(res.column('process_centres_learned'), '.1f')} |")
