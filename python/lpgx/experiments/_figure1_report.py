@@ -3,7 +3,7 @@ seed counts of the qualitative claims, the comparison at equal queries and token
 theory's algorithms next to the on-policy runs, and the barrier map; and the figures."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -11,8 +11,9 @@ from . import barrier_map
 from ._axes import AXES, axis_label
 from ._stats import Claim, MeanCI, claim, curve_band, mean_ci
 
-if TYPE_CHECKING:
-    from .paper_figure1_seeds import Figure1SeedsResult
+# A result is a paper_figure1_seeds.Figure1SeedsResult; not imported here, since that module
+# imports this one for its report (no module imports in a circle).
+Figure1SeedsResult = Any
 
 SHORT = {"outcome": "ORM", "process": "PRM"}
 PLATEAU = 0.02  #: the ORM "plateaus" when its test error falls by less than this over the last 3/4 of the run
@@ -24,14 +25,14 @@ def _ci(values: Any, fmt: str = ".3f") -> str:
     return mean_ci(a).format(fmt) + ("" if a.size == np.asarray(values).size else f" (n={a.size})") if a.size else "–"
 
 
-def _steps(res: "Figure1SeedsResult") -> List[int]:
+def _steps(res: Figure1SeedsResult) -> List[int]:
     """The measured steps nearest to 0, S/8, S/4 and S (the keys of the summary rows)."""
     s = int(res.config["post_steps"])
     measured = res.curve("outcome", "steps")[0]
     return [int(measured[np.argmin(np.abs(measured - t))]) for t in (0, s // 8, s // 4, s)]
 
 
-def claims(res: "Figure1SeedsResult", x: str = "steps") -> List[Claim]:
+def claims(res: Figure1SeedsResult, x: str = "steps") -> List[Claim]:
     """The paper's qualitative claims, counted seed by seed (on the ``x`` axis where it matters)."""
     seeds = res.seeds
     s = _steps(res)
@@ -67,7 +68,7 @@ def claims(res: "Figure1SeedsResult", x: str = "steps") -> List[Claim]:
     ]
 
 
-def _headline(res: "Figure1SeedsResult") -> List[str]:
+def _headline(res: Figure1SeedsResult) -> List[str]:
     s = _steps(res)
     n = len(res.seeds)
     lines = [f"| quantity (mean [95% CI] over {n} seeds) | ORM | PRM |", "|---|---|---|"]
@@ -89,7 +90,7 @@ def _headline(res: "Figure1SeedsResult") -> List[str]:
     return lines
 
 
-def equal_axis_table(res: "Figure1SeedsResult", x: str) -> List[str]:
+def equal_axis_table(res: Figure1SeedsResult, x: str) -> List[str]:
     """ORM and PRM test error at equal values of ``x`` (each run's curve interpolated)."""
     end = min(res.curve(n, x)[:, -1].min() for n in ("outcome", "process"))
     points = [end / 8, end / 4, end / 2, end]
@@ -100,12 +101,12 @@ def equal_axis_table(res: "Figure1SeedsResult", x: str) -> List[str]:
     return lines
 
 
-def _per_step(res: "Figure1SeedsResult", name: str, x: str) -> str:
+def _per_step(res: Figure1SeedsResult, name: str, x: str) -> str:
     c = res.curve(name, x)[:, -1] / res.curve(name, "steps")[:, -1]
     return f"{c.min():,.0f}" if c.min() == c.max() else f"{c.min():,.0f}–{c.max():,.0f}"
 
 
-def algorithms_table(res: "Figure1SeedsResult") -> List[str]:
+def algorithms_table(res: Figure1SeedsResult) -> List[str]:
     """Test error and mean off-support likelihood at equal reward queries: the on-policy runs
     (interpolated on their query axis) and the theory's algorithms (last evaluation within
     the budget)."""
@@ -138,7 +139,7 @@ def algorithms_table(res: "Figure1SeedsResult") -> List[str]:
     return out
 
 
-def barrier_section(res: "Figure1SeedsResult") -> List[str]:
+def barrier_section(res: Figure1SeedsResult) -> List[str]:
     b = res.barrier()
     m = res.config["num_mix"]
     lines = []
@@ -160,7 +161,7 @@ def barrier_section(res: "Figure1SeedsResult") -> List[str]:
 TYPICAL = (0.0, 0.5, 0.9, 1.0)  #: bins of the fraction of a centre's neighbours that share its y*
 
 
-def typicality_section(res: "Figure1SeedsResult") -> List[str]:
+def typicality_section(res: Figure1SeedsResult) -> List[str]:
     """Agreement of the predictor by how typical each centre's y* is of its neighbours."""
     b, t = res.barrier(), res.typicality()
     lines = ["| neighbours sharing the centre's y* | centres | of them off-support | ORM agreement | "
@@ -177,7 +178,7 @@ def typicality_section(res: "Figure1SeedsResult") -> List[str]:
     return lines
 
 
-def disagreements(res: "Figure1SeedsResult", limit: int = 12) -> List[str]:
+def disagreements(res: Figure1SeedsResult, limit: int = 12) -> List[str]:
     """The centres where prediction and observation differ, the most surprising first."""
     b = res.barrier()
     lines = ["| reward | seed | centre | log10 base q0(y*) | log10 min token q0 | log10 Σ 1/q0_i | predicted | "
@@ -194,7 +195,7 @@ def disagreements(res: "Figure1SeedsResult", limit: int = 12) -> List[str]:
     return lines
 
 
-def report(res: "Figure1SeedsResult", x: str = "queries") -> str:
+def report(res: Figure1SeedsResult, x: str = "queries") -> str:
     """The report as markdown."""
     cfg = res.config
     n = len(res.seeds)
@@ -264,7 +265,7 @@ def _number(text: str) -> Any:
 
 # -- figures -----------------------------------------------------------------------------
 
-def plot_aggregate(res: "Figure1SeedsResult", out: Optional[Any] = None, x: str = "steps") -> Any:
+def plot_aggregate(res: Figure1SeedsResult, out: Optional[Any] = None, x: str = "steps") -> Any:
     """(a) mean test error with its 95% bootstrap band per reward against ``x``; (b) the
     ORM − PRM gap with its band; (c) the final likelihood of every off-support centre of every
     seed, as a box and strip plot per reward. Written as figure1_seeds[_<x>].png/.pdf."""
@@ -317,7 +318,7 @@ def plot_aggregate(res: "Figure1SeedsResult", out: Optional[Any] = None, x: str 
     return fig
 
 
-def plot_barrier(res: "Figure1SeedsResult", out: Optional[Any] = None) -> Any:
+def plot_barrier(res: Figure1SeedsResult, out: Optional[Any] = None) -> Any:
     """The barrier map of every centre of every seed; written as barrier_map.png/.pdf."""
     from .. import plotting
     b = res.barrier()
