@@ -3,8 +3,11 @@ machine one busy neighbour halves the 2-thread figures, so every row says how mu
 other processes took while it was timed."""
 from __future__ import annotations
 
+import datetime as _dt
 import os
-from typing import Optional, Tuple
+import platform
+import time
+from typing import Any, Dict, Optional, Tuple
 
 Counters = Tuple[float, float, float]
 
@@ -31,3 +34,33 @@ def others_busy_percent(start: Optional[Counters], end: Optional[Counters]) -> O
     total = busy + end[1] - start[1]
     own = end[2] - start[2]
     return round(100.0 * max(busy - own, 0.0) / total, 1) if total > 0 else None
+
+
+def busy_percent(seconds: float = 1.0) -> Optional[float]:
+    """Share of the CPUs used by other processes over ``seconds``, measured while idle."""
+    c0 = cpu_counters()
+    time.sleep(seconds)
+    return others_busy_percent(c0, cpu_counters())
+
+
+def machine_info(**versions: Any) -> Dict[str, object]:
+    """The CPU, core count, Python, the libraries in ``versions`` (name=version), the date and
+    the load when the run started: the header of every benchmark's JSON."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info: Dict[str, object] = {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(), **versions,
+                               "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                               # other processes compete for the cores: a load well above 0 means noisy figures
+                               "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+                               "busy_before_start_pct": busy_percent()}
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            info[var] = os.environ[var]
+    return info

@@ -39,10 +39,8 @@ so that numpy gets its native kernels::
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -52,6 +50,7 @@ import numpy as np
 
 import lpgx
 from _machine import cpu_counters, others_busy_percent  # bench/_machine.py
+from _machine import machine_info as _machine_info
 
 try:
     import torch
@@ -216,41 +215,9 @@ def _pct(v: Optional[float]) -> str:
     return "n/a" if v is None else f"{v}%"
 
 
-def busy_percent(seconds: float = 1.0) -> Optional[float]:
-    """Share of the CPUs used by other processes over ``seconds``, measured while idle."""
-    c0 = cpu_counters()
-    time.sleep(seconds)
-    return others_busy_percent(c0, cpu_counters())
-
-
 def machine_info() -> Dict[str, object]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__ if torch is not None else None,
-        "lpgx": lpgx.__version__,
-        "lpgx_openmp": lpgx.openmp_enabled(),
-        "lpgx_max_threads": lpgx.max_threads(),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        # other processes compete for the cores: a load average well above 0 means noisy figures
-        "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "busy_before_start_pct": busy_percent(),
-    }
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if var in os.environ:
-            info[var] = os.environ[var]
-    return info
+    return _machine_info(numpy=np.__version__, torch=torch.__version__ if torch is not None else None,
+                         lpgx=lpgx.__version__, lpgx_openmp=lpgx.openmp_enabled(), lpgx_max_threads=lpgx.max_threads())
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -48,12 +48,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import datetime as _dt
 import gc
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -63,6 +61,7 @@ import numpy as np
 
 import lpgx
 from _machine import cpu_counters, others_busy_percent  # bench/_machine.py
+from _machine import machine_info as _machine_info
 
 try:
     import torch
@@ -507,25 +506,10 @@ def run_case(blocks_name: str, k: int, N: int, args, log) -> Dict[str, object]:
     return case
 
 
-def machine_info(args) -> Dict[str, object]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "torch": torch.__version__ if torch is not None else None,
-            "lpgx": lpgx.__version__, "lpgx_openmp": lpgx.openmp_enabled(),
-            "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-            "peak_memory_method": "VmHWM reset via /proc/self/clear_refs" if HWM_WORKS else None}
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE"):
-        if var in os.environ:
-            info[var] = os.environ[var]
+def machine_info() -> Dict[str, object]:
+    info = _machine_info(numpy=np.__version__, torch=torch.__version__ if torch is not None else None,
+                         lpgx=lpgx.__version__, lpgx_openmp=lpgx.openmp_enabled())
+    info["peak_memory_method"] = "VmHWM reset via /proc/self/clear_refs" if HWM_WORKS else None
     return info
 
 
@@ -592,7 +576,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    info = machine_info(args)
+    info = machine_info()
     log(f"# lpgx scaling benchmark: ks={args.ks} Ns={args.Ns} blocks={args.blocks} d={args.dim} "
         f"threads={args.threads} budget=2^{args.budget} logits/call repeats={args.repeats}")
     log("# " + ", ".join(f"{a}={b}" for a, b in info.items()))

@@ -50,13 +50,13 @@ def model_kernels() -> None:
         m = lpgx.LinearARModel(k, N, d, blocks=blocks)
         m.w = 0.5 * rng.standard_normal(m.num_params)
         x = rng.standard_normal((37, d))
+        wts = rng.standard_normal((37, N))  # the same weights for both thread counts
         for nt in (1, 2):
             y, lp = m.sample(x, rng=7, return_log_prob=True, n_threads=nt)
             put(f"sample/{tag}/t{nt}", y)
             put(f"sample_logp/{tag}/t{nt}", lp)
             put(f"token_log_prob/{tag}/t{nt}", m.token_log_prob(x, y, n_threads=nt))
             put(f"grad/{tag}/t{nt}", m.grad_log_prob(x, y, n_threads=nt))
-            wts = rng.standard_normal((37, N)) if nt == 1 else wts  # noqa: F821 (same weights for both)
             put(f"grad_w/{tag}/t{nt}", m.grad_log_prob(x, y, weights=wts, n_threads=nt))
             put(f"greedy/{tag}/t{nt}", m.greedy(x, n_threads=nt))
             mg = lpgx.margins(m, x, m.greedy(x), n_threads=nt)

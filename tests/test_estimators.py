@@ -11,6 +11,7 @@ import pytest
 import lpgx
 import reference as ref
 from lpgx import exact
+from cases import random_model
 
 K, N, D = 3, 4, 2
 BLOCKS = ("context", "prev_token")
@@ -59,9 +60,7 @@ ESTIMATORS = {
 def hand_made(G=4, B=3, seed=0):
     """B contexts with G responses each: some correct, some wrong at various positions."""
     rng = np.random.default_rng(seed)
-    m = lpgx.LinearARModel(K, N, D)
-    m.w = 0.5 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((B, D))
+    m, x = random_model(rng, 0.5, B, K, N, D)
     y_star = rng.integers(0, K, (B, N))
     y = np.repeat(y_star, G, axis=0)
     for j in range(B * G):
@@ -165,7 +164,6 @@ def enumerable(seed=0):
 
 def mean_gradient(model, task, est, reward, runs=40, batch=1500):
     """Mean and standard error over independent steps of the ascent direction per response."""
-    G = est.group_size
     grads = []
     for s in range(runs):
         m = model.copy()

@@ -10,13 +10,12 @@ from scipy import stats
 import lpgx
 import reference as ref
 from conftest import ALL_BLOCK_SETS
+import cases
 
 
 def random_model(blocks, k=4, N=5, d=3, scale=1.0, seed=0):
     rng = np.random.default_rng(seed)
-    m = lpgx.LinearARModel(k, N, d, blocks=blocks)
-    m.w = scale * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((6, d))
+    m, x = cases.random_model(rng, scale, 6, k, N, d, blocks=blocks)
     y = rng.integers(0, k, size=(6, N))
     return m, x, y
 
@@ -45,9 +44,7 @@ def test_large_vocabulary_gradient_matches_reference(blocks, k):
     the engine skips, 40 sequences in several chunks, and identical bits for 1 and 2 threads."""
     rng = np.random.default_rng(k)
     N, d, B = 6, 3, 40
-    m = lpgx.LinearARModel(k, N, d, blocks=blocks)
-    m.w = 0.5 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((B, d))
+    m, x = cases.random_model(rng, 0.5, B, k, N, d, blocks=blocks)
     y = m.sample(x, rng=1)
     y[:, 1] = y[0, 1]  # many positions after the same previous token
     weights = rng.standard_normal((B, N)) * (rng.random((B, N)) < 0.8)

@@ -11,6 +11,7 @@ from scipy import stats
 
 import lpgx
 from lpgx import algorithms, correct_sets
+from cases import random_model
 
 
 def responses(n, N, k, seed, p_wrong=0.5):
@@ -148,9 +149,7 @@ def enumerate_set(model, x, answers, correct):
                                      lpgx.CorrectSet(tolerance=1), lpgx.CorrectSet(positions=[0, 2], tolerance=1)])
 def test_set_likelihood_equals_enumeration(blocks, correct):
     rng = np.random.default_rng(0)
-    m = lpgx.LinearARModel(3, 5, 2, blocks=blocks)
-    m.w = 0.8 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((4, 2))
+    m, x = random_model(rng, 0.8, 4, 3, 5, 2, blocks=blocks)
     ys = rng.integers(0, 3, (4, 5))
     got = correct_sets.set_log_likelihood(m, x, ys, correct)
     np.testing.assert_allclose(got, enumerate_set(m, x, ys[:, None], correct), rtol=1e-12)
@@ -163,9 +162,7 @@ def test_set_likelihood_equals_enumeration(blocks, correct):
 
 def test_monte_carlo_set_estimate_against_the_exact_value():
     rng = np.random.default_rng(1)
-    m = lpgx.LinearARModel(3, 5, 2)
-    m.w = 0.8 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((3, 2))
+    m, x = random_model(rng, 0.8, 3, 3, 5, 2)
     answers = rng.integers(0, 3, (3, 2, 5))
     correct = lpgx.CorrectSet(tolerance=1)
     exact = np.exp(enumerate_set(m, x, answers, correct))

@@ -18,6 +18,7 @@ from lpgx import algorithms, cli, correct_sets
 from lpgx.experiments import open_many_answers, open_noise, open_prm_quality
 from lpgx.experiments._open import mean_ci
 from lpgx.learned_prm import LearnedPRM, fit_groups, learn_prm
+from cases import random_model
 
 
 # ---- the learned PRM -------------------------------------------------------------------------
@@ -195,9 +196,7 @@ def test_log_set_size_counts_the_set(family, size):
 
 def test_set_pass_at_k_equals_enumeration():
     rng = np.random.default_rng(4)
-    m = lpgx.LinearARModel(3, 4, 2)
-    m.w = 0.7 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((3, 2))
+    m, x = random_model(rng, 0.7, 3, 3, 4, 2)
     answers = rng.integers(0, 3, (3, 2, 4))
     all_y = np.array(list(itertools.product(range(3), repeat=4)), dtype=np.int32)
     for ans, rule in ((answers[:, :1], lpgx.CorrectSet(tolerance=1)), (answers, lpgx.CorrectSet())):

@@ -4,6 +4,7 @@ import pytest
 
 import lpgx
 import reference as ref
+from cases import random_model
 
 K, N, D = 3, 4, 2
 BLOCKS = ("context", "prev_token")
@@ -11,9 +12,7 @@ BLOCKS = ("context", "prev_token")
 
 def small_problem(B=5, seed=0):
     rng = np.random.default_rng(seed)
-    m = lpgx.LinearARModel(K, N, D)
-    m.w = 0.5 * rng.standard_normal(m.num_params)
-    x = rng.standard_normal((B, D))
+    m, x = random_model(rng, 0.5, B, K, N, D)
     y_star = rng.integers(0, K, (B, N))
     y = y_star.copy()
     y[1, 2:] = (y[1, 2:] + 1) % K   # first error at 2

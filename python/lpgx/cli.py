@@ -17,8 +17,9 @@ import numpy as np
 
 from . import __version__, plotting
 from . import experiments as ex
-from .experiments import paper_figure1, paper_figure2, practice_estimators, rates
+from .experiments import paper_figure1, paper_figure1_seeds, paper_figure2, practice_estimators, rates
 from .experiments import open_many_answers, open_noise, open_prm_quality
+from .experiments._axes import AXES
 from .experiments._settings import Settings, check_out, show
 from .sweep import BACKENDS
 
@@ -41,18 +42,27 @@ EXAMPLES: Dict[str, List[str]] = {
     "many-answers": ["--quick", "--jobs", "2", "--set", "families=tolerance", "tolerance=0,1,2"],
     "prm-quality": ["--quick", "--jobs", "2", "--set", "kinds=window,flip", "flip=0.1,0.2"],
 }
-# The open-question experiments (docs/open_questions.md): command -> (settings, run, summary, what).
-OPEN: Dict[str, Any] = {
+# The experiments run through lpgx.sweep: the estimators (docs/estimators.md) and the open questions
+# (docs/open_questions.md). command -> (settings, run, summary, what, what --quick does).
+SWEPT: Dict[str, Any] = {
+    "estimators": (practice_estimators.SETTINGS, ex.estimators,
+                   "estimators from practice (RLOO, GRPO, pass@k, KL, clipping) at equal query budgets "
+                   "(docs/theory.md §10)",
+                   "Every estimator post-trains the Figure-1 base model with the same reward queries per step, "
+                   "and climbs a planted staircase.", "a smaller setting (about a minute)"),
     "noise": (open_noise.SETTINGS, ex.noise, "noisy verifiers: query cost and final error as the noise grows",
               "Queries to a target on a planted instance for on-policy PG (ORM, PRM) and Algorithms 1 and 2, "
-              "with the fitted exponent of cost against 1/(1 - 2p); Figure-1 finals over noise levels."),
+              "with the fitted exponent of cost against 1/(1 - 2p); Figure-1 finals over noise levels.",
+              "a smaller setting (under a minute)"),
     "many-answers": (open_many_answers.SETTINGS, ex.many_answers,
                      "many correct answers: the ORM/PRM gap as the correct set grows",
                      "The Figure-1 base post-trained with rewards accepting a Hamming ball, free positions or "
-                     "several teachers; final set errors, their gap and the off-support centres."),
+                     "several teachers; final set errors, their gap and the off-support centres.",
+                     "a smaller setting (under a minute)"),
     "prm-quality": (open_prm_quality.SETTINGS, ex.prm_quality,
                     "imperfect PRMs: short-sighted, noisy per prefix, learned from ORM labels",
-                    "The ORM - PRM final-error gap against each imperfect PRM's quality, paired by seed."),
+                    "The ORM - PRM final-error gap against each imperfect PRM's quality, paired by seed.",
+                    "a smaller setting (under a minute)"),
 }
 EXTRAS = {"joblib": "sweep", "distributed": "dask", "ray": "ray", "tqdm": "progress"}
 
@@ -109,6 +119,8 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
         p.add_argument("--seed", type=_count(0), nargs="+", default=[0], help="one or more seeds (integers >= 0)")
         p.add_argument("--out", default=f"out/{name}", help="output folder (one subfolder per seed)")
         p.add_argument("--threads", type=_count(1), default=None, help="threads (default: all cores)")
+        if name == "figure1":
+            _figure1_seeds_args(p)
         subs[name] = p
 
     summary = "the theory's rates on planted instances (docs/theory.md §7, §8)"
@@ -123,25 +135,15 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
     p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="the dask scheduler to run on (with --backend dask)")
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
+                   help="the seeds of every grid point, e.g. 0-9 or 0,3,5-7 (instead of --set seeds=N); the "
+                        "slopes' bootstrap intervals are over these seeds")
     subs["rates"] = p
 
-    summary = "estimators from practice (RLOO, GRPO, pass@k, KL, clipping) at equal query budgets (docs/theory.md §10)"
-    p = sub.add_parser("estimators", help=summary, description=summary, formatter_class=raw,
-                       epilog=_settings_epilog("estimators", "Every estimator post-trains the Figure-1 base model "
-                                                             "with the same reward queries per step, and climbs a "
-                                                             "planted staircase; prints the table and the slopes."))
-    _settings_args(p, "a smaller setting (about a minute)")
-    p.add_argument("--seeds", type=_count(1), default=None, help="seeds of the Figure-1 runs (--set seeds=N)")
-    p.add_argument("--out", default="out/estimators", help="output folder")
-    p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the runs are spread (default: loky)")
-    p.add_argument("--jobs", type=_count(1), default=None, help="parallel jobs (default: all cores)")
-    p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
-    subs["estimators"] = p
-
-    for name, (_, _, summary, what) in OPEN.items():
+    for name, (_, _, summary, what, quick) in SWEPT.items():
         p = sub.add_parser(name, help=summary, description=summary, formatter_class=raw,
                            epilog=_settings_epilog(name, what + " Prints the tables and fits."))
-        _settings_args(p, "a smaller setting (under a minute)")
+        _settings_args(p, quick)
         p.add_argument("--seeds", type=_count(1), default=None, help="seeds of the Figure-1 runs (--set seeds=N)")
         p.add_argument("--out", default=f"out/{name}", help="output folder")
         p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the runs are spread (default: loky)")
@@ -149,12 +151,30 @@ def _parser() -> "tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentPars
         p.add_argument("--cache", default=None, metavar="DIR", help="cache folder: an interrupted run resumes from it")
         subs[name] = p
 
-    summary = "re-plot a saved figure1, figure2 or rates folder"
+    summary = "re-plot a saved output folder (figure1, figure2, rates, estimators, noise, ...)"
     p = sub.add_parser("plot", help=summary, description=summary, formatter_class=raw,
                        epilog=_epilog("plot", "Draws every artifact found in DIR (needs matplotlib)."))
     p.add_argument("dir", metavar="DIR")
     subs["plot"] = p
     return parser, subs
+
+
+def _figure1_seeds_args(p: argparse.ArgumentParser) -> None:
+    """Figure 1 over many seeds through lpgx.sweep (docs/figure1.md), and the training axis."""
+    p.add_argument("--seeds", default=None, metavar="SEEDS",
+                   help="many seeds through lpgx.sweep, e.g. 0-19 or 0,3,5-7: per-seed artifacts, summary.csv, "
+                        "centres.csv, report.md and the aggregate figures in --out (instead of --seed)")
+    p.add_argument("--backend", default="loky", choices=BACKENDS, help="how the seeds run, with --seeds "
+                                                                       "(default: loky)")
+    p.add_argument("--jobs", type=_count(1), default=None, help="seeds at once, with --seeds (default: all cores)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="cache folder, with --seeds (default: OUT/cache): an interrupted run resumes from it")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="the dask scheduler (with --backend dask; default: a local cluster of --jobs workers)")
+    p.add_argument("--algorithms", action="store_true",
+                   help="with --seeds: also run Algorithm 1, Algorithm 2 and adaptive SGD from each base model at "
+                        "the on-policy runs' query budget")
+    p.add_argument("--x", default="steps", choices=AXES, help="the training axis of the plots and the table")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -166,10 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _rates(args, p)
         if args.command == "plot":
             return _plot(args, p)
-        if args.command == "estimators":
-            return _estimators(args, p)
-        if args.command in OPEN:
-            return _open(args, p)
+        if args.command in SWEPT:
+            return _swept(args, p)
         return _figure(args, p)
     except KeyboardInterrupt:
         print("lpgx: interrupted", file=sys.stderr)
@@ -220,6 +238,20 @@ def _needs(module: str, flag: str, p: argparse.ArgumentParser) -> None:
         p.error(f"argument {flag}: needs {module}: pip install 'lpgx[{EXTRAS[module]}]'")
 
 
+def _check_backend(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
+    """--backend, --scheduler and --progress against what is installed, before any run."""
+    if args.backend != "sequential":
+        _needs("joblib", "--backend", p)
+    if args.backend == "dask":
+        _needs("distributed", "--backend", p)
+    elif getattr(args, "scheduler", None) is not None:
+        p.error("argument --scheduler: only with --backend dask")
+    if args.backend == "ray":
+        _needs("ray", "--backend", p)
+    if args.progress:
+        _needs("tqdm", "--progress", p)
+
+
 def _list(title: str, settings: Settings) -> None:
     print(f"{title} (change with --set KEY=VALUE; --quick uses the values in parentheses):")
     print("\n".join(settings.describe()))
@@ -244,6 +276,11 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         return 0
     overrides = _overrides(settings, _pairs(args.set, p), p)
     cfg = _resolve(settings, args.quick, overrides, p)
+    if args.command == "figure1" and args.seeds is not None:
+        return _figure1_seeds(args, p, cfg, overrides)
+    if args.command == "figure1" and (args.backend != "loky" or args.jobs is not None or args.cache is not None
+                                      or args.scheduler is not None or args.algorithms):
+        p.error("arguments --backend, --jobs, --cache, --scheduler and --algorithms need --seeds")
     if len(set(args.seed)) != len(args.seed):
         p.error(f"argument --seed: a seed is given twice: {' '.join(map(str, args.seed))}")
     _folder(args.out, "--out", p)
@@ -263,7 +300,15 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         if args.command == "figure1":
             r1 = ex.figure1(**kw)
             steps = r1.config["post_steps"]
-            rows.append(r1.summary(steps=(0, steps // 8, steps // 4, steps)))
+            at = (0, steps // 8, steps // 4, steps)
+            if args.x == "steps":
+                rows.append(r1.summary(steps=at))
+            else:  # the same measurements, labelled by the queries or tokens spent
+                first = r1.config["rewards"][0]
+                near = [int(np.argmin(np.abs(r1.post[first].test_steps - s))) for s in at]
+                rows.append(r1.summary(at=[float(r1.axis(first, args.x)[i]) for i in near], x=args.x))
+                if plot:
+                    r1.plot(out, x=args.x)
             seconds = r1.config["total_seconds"]
         else:
             r2 = ex.figure2(**kw)
@@ -272,6 +317,44 @@ def _figure(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
             seconds = r2.config["total_seconds"]
         print(f"seed {seed}: {seconds:.1f} s, artifacts in {out}", file=sys.stderr)
     _print_table(rows)
+    if not plot:
+        _skipped_plots()
+    return 0
+
+
+def _figure1_seeds(args: argparse.Namespace, p: argparse.ArgumentParser, cfg: Dict[str, Any],
+                   overrides: Dict[str, Any]) -> int:
+    if args.seed != [0]:
+        p.error("argument --seeds: give --seed or --seeds, not both")
+    try:
+        seeds = paper_figure1_seeds.parse_seeds(args.seeds, "argument --seeds")
+    except ValueError as exc:
+        p.error(str(exc))
+    _folder(args.out, "--out", p)
+    if args.cache is not None:
+        _folder(args.cache, "--cache", p)
+    _check_backend(args, p)
+    if args.dry_run:
+        _show(f"lpgx figure1: seeds {paper_figure1_seeds._seed_text(seeds)}, artifacts in {args.out}", cfg)
+        return 0
+    plot = plotting.available()
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.backend == "dask":
+            import distributed
+            try:
+                client = stack.enter_context(
+                    distributed.Client(args.scheduler) if args.scheduler is not None else  # type: ignore[no-untyped-call, unused-ignore]
+                    distributed.Client(n_workers=args.jobs or 2, threads_per_worker=1))  # type: ignore[no-untyped-call, unused-ignore]
+            except OSError as exc:
+                p.error(f"argument --scheduler: cannot connect to {args.scheduler}: {exc}")
+        res = ex.figure1_seeds(seeds, out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs,
+                               cache_dir=args.cache, progress=args.progress, plot=plot, algorithms=args.algorithms,
+                               client=client, x=args.x, **overrides)
+    print(res.report(args.x))
+    print(f"lpgx figure1: {len(seeds)} seeds ({res.config['computed']} computed, {res.config['cached']} from the "
+          f"cache) in {res.config['total_seconds']:.1f} s; summary.csv, report.md and figures in {args.out}",
+          file=sys.stderr)
     if not plot:
         _skipped_plots()
     return 0
@@ -294,23 +377,23 @@ def _rates(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
                     f"`lpgx rates all --list-settings` lists them")
     overrides = {n: _overrides(rates.SETTINGS[n], {k: t for k, t in pairs.items() if k in rates.SETTINGS[n].table},
                                p) for n in names}
+    if args.seeds is not None:
+        if "seeds" in pairs:
+            p.error("argument --seeds: give --seeds or --set seeds=N, not both")
+        try:
+            seed_list = paper_figure1_seeds.parse_seeds(args.seeds, "argument --seeds")
+        except ValueError as exc:
+            p.error(str(exc))
+        for n in names:
+            overrides[n]["seeds"] = seed_list
     cfgs = {n: _resolve(rates.SETTINGS[n], args.quick, overrides[n], p) for n in names}
     _folder(args.out, "--out", p)
     if args.cache is not None:
         for n in names:
             _folder(Path(args.cache) / n, "--cache", p)
-    if args.backend != "sequential":
-        _needs("joblib", "--backend", p)
-    if args.backend == "dask":
-        _needs("distributed", "--backend", p)
-        if args.scheduler is None:
-            p.error("argument --backend: dask needs --scheduler ADDRESS (a running dask scheduler)")
-    elif args.scheduler is not None:
-        p.error("argument --scheduler: only with --backend dask")
-    if args.backend == "ray":
-        _needs("ray", "--backend", p)
-    if args.progress:
-        _needs("tqdm", "--progress", p)
+    _check_backend(args, p)
+    if args.backend == "dask" and args.scheduler is None:
+        p.error("argument --backend: dask needs --scheduler ADDRESS (a running dask scheduler)")
     if args.dry_run:
         for n in names:
             _show(f"lpgx rates {n}: artifacts in {args.out}", cfgs[n])
@@ -345,6 +428,8 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         loaders["figure1"] = lambda: ex.Figure1Result.load(d)
     if (d / "figure2.npz").exists():
         loaders["figure2"] = lambda: ex.Figure2Result.load(d)
+    if (d / "figure1_seeds.json").exists():
+        loaders["figure1_seeds"] = lambda: ex.Figure1SeedsResult.load(d)
     if (d / "estimators.npz").exists():
         loaders["estimators_curves"] = lambda: ex.EstimatorsResult.load(d)
     for result in (ex.NoiseResult, ex.ManyAnswersResult, ex.PRMQualityResult):
@@ -354,8 +439,8 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         if (d / f"rates_{name}.npz").exists():
             loaders[f"rates_{name}"] = functools.partial(ex.RateResult.load, d, name)
     if not loaders:
-        p.error(f"argument DIR: {d} holds no figure1.npz, figure2.npz, rates_*.npz, estimators.npz, noise.npz, "
-                f"many_answers.npz or prm_quality.npz")
+        p.error(f"argument DIR: {d} holds no figure1.npz, figure1_seeds.json, figure2.npz, rates_*.npz, "
+                "estimators.npz, noise.npz, many_answers.npz or prm_quality.npz")
     if not plotting.available():
         p.error("matplotlib is not installed: pip install 'lpgx[plot]'")
     for kind, load in loaders.items():
@@ -369,49 +454,8 @@ def _plot(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _estimators(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
-    settings = practice_estimators.SETTINGS
-    if args.list_settings:
-        _list("settings of lpgx estimators", settings)
-        return 0
-    pairs = _pairs(args.set, p)
-    if args.seeds is not None:
-        if "seeds" in pairs:
-            p.error("argument --seeds: give --seeds or --set seeds=N, not both")
-        pairs["seeds"] = str(args.seeds)
-    overrides = _overrides(settings, pairs, p)
-    cfg = _resolve(settings, args.quick, overrides, p)
-    _folder(args.out, "--out", p)
-    if args.cache is not None:
-        _folder(args.cache, "--cache", p)
-    if args.backend != "sequential":
-        _needs("joblib", "--backend", p)
-    if args.backend == "dask":
-        p.error("argument --backend: dask runs from Python, inside a distributed.Client: "
-                "lpgx.experiments.estimators(backend='dask')")
-    if args.backend == "ray":
-        _needs("ray", "--backend", p)
-    if args.progress:
-        _needs("tqdm", "--progress", p)
-    if args.dry_run:
-        _show(f"lpgx estimators: artifacts in {args.out}", cfg)
-        return 0
-    plot = plotting.available()
-    res = ex.estimators(out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs, cache_dir=args.cache,
-                        progress=args.progress, plot=plot, **overrides)
-    print(res.markdown())
-    if res.stairs:
-        print(res.stair_markdown())
-    for key, val in res.summary().items():
-        print(f"{key}: {val}")
-    print(f"lpgx estimators: {res.config['total_seconds']:.1f} s, artifacts in {args.out}", file=sys.stderr)
-    if not plot:
-        _skipped_plots()
-    return 0
-
-
-def _open(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
-    settings, run = OPEN[args.command][:2]
+def _swept(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    settings, run = SWEPT[args.command][:2]
     if args.list_settings:
         _list(f"settings of lpgx {args.command}", settings)
         return 0
@@ -425,15 +469,10 @@ def _open(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     _folder(args.out, "--out", p)
     if args.cache is not None:
         _folder(args.cache, "--cache", p)
-    if args.backend != "sequential":
-        _needs("joblib", "--backend", p)
     if args.backend == "dask":
         p.error(f"argument --backend: dask runs from Python, inside a distributed.Client: "
                 f"lpgx.experiments.{run.__name__}(backend='dask')")
-    if args.backend == "ray":
-        _needs("ray", "--backend", p)
-    if args.progress:
-        _needs("tqdm", "--progress", p)
+    _check_backend(args, p)
     if args.dry_run:
         _show(f"lpgx {args.command}: artifacts in {args.out}", cfg)
         return 0
@@ -441,6 +480,8 @@ def _open(args: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     res = run(out=args.out, quick=args.quick, backend=args.backend, n_jobs=args.jobs, cache_dir=args.cache,
               progress=args.progress, plot=plot, **overrides)
     print(res.markdown())
+    if getattr(res, "stairs", None):  # the estimators' planted-staircase table
+        print(res.stair_markdown())
     for key, val in res.summary().items():
         print(f"{key}: {val}")
     print(f"lpgx {args.command}: {res.config['total_seconds']:.1f} s, artifacts in {args.out}", file=sys.stderr)

@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -124,6 +124,17 @@ class RowsResult:
         arrays = {"rows_json": np.frombuffer(json.dumps(self.rows).encode(), dtype=np.uint8)}
         cfg = dict(self.config, fits={k: vars(f) for k, f in self.fits.items()}, notes=self.notes)
         return save_artifact(out, self.name, arrays, cfg)
+
+    def _errorbars(self, ax: Any, x: Any, keys: List[str], **style: Any) -> None:
+        """The fits ``keys`` against ``x``: their means with 95% intervals as error bars."""
+        fits = [self.fits[k] for k in keys]
+        mean = np.array([f.slope for f in fits])
+        err = np.array([[f.slope - f.low for f in fits], [f.high - f.slope for f in fits]])
+        ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, **style)
+
+    def _title(self, what: str) -> str:
+        c = self.config
+        return f"{what}: Figure-1 setting N={c['seq_len']}, {c['post_steps']} steps × {c['post_batch']}, {c['seeds']} seeds"
 
     @classmethod
     def load(cls, out: Any) -> Any:

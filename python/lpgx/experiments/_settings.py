@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from .. import _validate as v
+from ..sweep import BACKENDS
 
 Check = Callable[[Any, str], Any]
 _SAME = object()  # marks a setting whose quick value is its default
@@ -53,6 +54,19 @@ class Settings:
             cfg[key] = self.table[key].check(value, key)
         if self.joint is not None:
             self.joint(cfg)
+        return cfg
+
+    def resolve_sweep(self, quick: bool, overrides: Mapping[str, Any], out: Any, backend: str,
+                      n_jobs: Optional[int], cache_dir: Any, plot: bool) -> Dict[str, Any]:
+        """:meth:`resolve` for an experiment run through ``lpgx.sweep``: every argument of the
+        call is checked before any run starts. The settings carry ``quick``."""
+        cfg = dict(self.resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
+        check_out(out)
+        check_out(cache_dir, "cache_dir")
+        v.option(backend, "backend", BACKENDS)
+        if n_jobs is not None:
+            v.positive_int(n_jobs, "n_jobs")
+        v.flag(plot, "plot")
         return cfg
 
     def parse(self, key: str, text: str) -> Any:

@@ -28,11 +28,12 @@ from ..correct_sets import MultiTeacherTask, set_log_likelihood
 from ..model import LinearARModel
 from ..optim import Adagrad
 from ..rewards import CorrectSet, OutcomeReward, ProcessReward
-from ..sweep import BACKENDS, sweep
-from ..training import post_train, pretrain
+from ..sweep import sweep
+from ..training import post_train
+from . import paper_figure1
 from ._artifacts import finish
 from ._open import RowsResult, decode, finite_stats, figure1_setting, figure1_table, mean_ci
-from ._settings import Setting, Settings, check_out, choices, counts
+from ._settings import Setting, Settings, choices, counts
 
 FAMILIES = ("tolerance", "unchecked", "teachers")
 LABELS = {"tolerance": "Hamming ball of radius h", "unchecked": "first f positions free",
@@ -73,16 +74,13 @@ def log_set_size(family: str, size: int, vocab_size: int, seq_len: int) -> float
 
 
 def _base(setting: Dict[str, Any], seed: int, teachers: int) -> Any:
-    """The Figure-1 base of ``seed`` (the streams of figure1_base), on a task with ``teachers``
-    teachers whose first is figure1's teacher."""
-    task_rng, pre_rng, test_rng, post_rng = np.random.SeedSequence(int(seed)).spawn(4)
+    """The Figure-1 base of ``seed`` on a task with ``teachers`` teachers whose first is Figure 1's."""
     task = MultiTeacherTask(setting["context_dim"], setting["vocab_size"], setting["seq_len"], num_teachers=teachers,
-                            inputs="mixture", num_mix=setting["num_mix"], sigma=setting["sigma"], rng=task_rng)
-    model = LinearARModel(setting["vocab_size"], setting["seq_len"], setting["context_dim"])
-    test = task.sample(setting["test_size"], rng=test_rng)
-    pretrain(model, task, setting["pre_steps"], setting["pre_batch"], Adagrad(lr=setting["pre_lr"]), rng=pre_rng,
-             n_threads=1)
-    return task, model, test, task.centres(), _rng.key(post_rng)  # the post-training seed, as figure1_base's
+                            inputs="mixture", num_mix=setting["num_mix"], sigma=setting["sigma"],
+                            rng=paper_figure1.figure1_task_rng(seed))
+    _, model, test, centres, post_rng, _ = paper_figure1.figure1_base(setting, seed, n_threads=1, task=task,
+                                                                         curve=False)
+    return task, model, test, centres, _rng.key(post_rng)
 
 
 def cell_sets(reward: str, family: str, size: int, setting: Dict[str, Any], seed: int) -> Dict[str, Any]:
@@ -151,10 +149,7 @@ class ManyAnswersResult(RowsResult):
         for fam in self.config["families"]:
             sizes = self.config[fam]
             ls = np.array([self.values("log_set_size", reward="outcome", family=fam, size=s)[0] for s in sizes])
-            fits = [self.fits[f"{fam}={s}: gap"] for s in sizes]
-            mean = np.array([f.slope for f in fits])
-            err = np.array([[f.slope - f.low for f in fits], [f.high - f.slope for f in fits]])
-            axes[0].errorbar(ls, mean, yerr=err, fmt="o-", color=COLORS[fam], capsize=3, label=LABELS[fam])
+            self._errorbars(axes[0], ls, [f"{fam}={s}: gap" for s in sizes], color=COLORS[fam], label=LABELS[fam])
             for rew, style in (("outcome", "-"), ("process", "--")):
                 e = np.array([self.values("test_error", reward=rew, family=fam, size=s).mean() for s in sizes])
                 axes[1].plot(ls, e, style, marker="o", ms=3, color=COLORS[fam],
@@ -169,9 +164,7 @@ class ManyAnswersResult(RowsResult):
             ax.set_xlim(left=-0.2)
             ax.set_xlabel("ln |S| (size of the correct set; symmetric-log axis)")
             ax.legend(fontsize=7)
-        c = self.config
-        fig.suptitle(f"many correct answers: Figure-1 setting N={c['seq_len']}, {c['post_steps']} steps × "
-                     f"{c['post_batch']}, {c['seeds']} seeds", fontsize=10)
+        fig.suptitle(self._title("many correct answers"), fontsize=10)
         fig.tight_layout()
         plotting.save(fig, out, "many_answers")
         return fig
@@ -183,13 +176,7 @@ def many_answers(out: Optional[Any] = None, quick: bool = False, backend: str = 
     """The ORM/PRM gap and the off-support centres as the correct set grows (module docstring).
     Settings by keyword (see :func:`many_answers_settings`), checked before any run; ``out``
     and ``cache_dir`` as in :func:`lpgx.experiments.noise`."""
-    cfg = dict(SETTINGS.resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
-    check_out(out)
-    check_out(cache_dir, "cache_dir")
-    v.option(backend, "backend", BACKENDS)
-    if n_jobs is not None:
-        v.positive_int(n_jobs, "n_jobs")
-    v.flag(plot, "plot")
+    cfg = SETTINGS.resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     t0 = time.perf_counter()
     rows: List[Dict[str, Any]] = []
     for fam in cfg["families"]:

@@ -32,11 +32,11 @@ from .. import plotting
 from ..optim import Adagrad
 from ..planted import staircase
 from ..rewards import OutcomeReward, ProcessReward
-from ..sweep import BACKENDS, sweep
+from ..sweep import sweep
 from ..training import post_train
 from ._artifacts import finish
 from ._open import RowsResult, decode, figure1_run, finite_stats, figure1_setting, figure1_table, mean_ci
-from ._settings import Setting, Settings, check_out, choices, count, real, reals
+from ._settings import Setting, Settings, choices, count, real, reals
 from .rates import Fit, fit_slope
 
 METHODS = ("orm", "prm", "alg1", "alg2")
@@ -253,13 +253,7 @@ def noise(out: Optional[Any] = None, quick: bool = False, backend: str = "loky",
     """Query cost and final error as the verifier's noise grows (module docstring). Settings by
     keyword (see :func:`noise_settings`), all checked before any run. With ``out``, saves
     ``noise.npz`` + ``noise.json`` and the plot; with ``cache_dir``, runs are cached."""
-    cfg = dict(SETTINGS.resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
-    check_out(out)
-    check_out(cache_dir, "cache_dir")
-    v.option(backend, "backend", BACKENDS)
-    if n_jobs is not None:
-        v.positive_int(n_jobs, "n_jobs")
-    v.flag(plot, "plot")
+    cfg = SETTINGS.resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     t0 = time.perf_counter()
     stair = {"vocab_size": cfg["stair_vocab_size"], "seq_len": cfg["stair_seq_len"], "alpha": cfg["stair_alpha"],
              "eps": cfg["stair_eps"], "batch": cfg["stair_batch"], "lr": cfg["stair_lr"], "m": cfg["stair_m"],

@@ -23,10 +23,10 @@ from .. import _validate as v
 from .. import plotting
 from ..learned_prm import learn_prm
 from ..rewards import OutcomeReward, ProcessReward
-from ..sweep import BACKENDS, sweep
+from ..sweep import sweep
 from ._artifacts import finish
 from ._open import RowsResult, decode, figure1_run, figure1_setting, figure1_table, mean_ci
-from ._settings import Setting, Settings, check_out, choices, count, counts, real, reals
+from ._settings import Setting, Settings, choices, count, counts, real, reals
 
 KINDS = ("window", "flip", "learned")
 LABELS = {"window": "short-sighted PRM: last w tokens", "flip": "PRM wrong with probability δ per prefix",
@@ -127,10 +127,8 @@ class PRMQualityResult(RowsResult):
         exact = self.fits["exact=0: gap"]
         for ax, kind in zip(axes[0], kinds):
             levels = np.asarray(self.config[kind], dtype=float)
-            fits = [self.fits[f"{kind}={lev:g}: gap"] for lev in levels]
-            mean = np.array([f.slope for f in fits])
-            err = np.array([[f.slope - f.low for f in fits], [f.high - f.slope for f in fits]])
-            ax.errorbar(levels, mean, yerr=err, fmt="o-", capsize=3, color="tab:orange", label=LABELS[kind])
+            self._errorbars(ax, levels, [f"{kind}={lev:g}: gap" for lev in levels], color="tab:orange",
+                            label=LABELS[kind])
             ax.axhspan(exact.low, exact.high, color="gray", alpha=0.2, label=f"exact PRM: {exact}")
             ax.axhline(0.0, color="black", lw=0.8)
             if kind != "flip":
@@ -138,9 +136,7 @@ class PRMQualityResult(RowsResult):
             ax.set_xlabel(AXES[kind])
             ax.set_ylabel("ORM − PRM final test error")
             ax.legend(fontsize=7)
-        c = self.config
-        fig.suptitle(f"PRM quality: Figure-1 setting N={c['seq_len']}, {c['post_steps']} steps × {c['post_batch']}, "
-                     f"{c['seeds']} seeds (above 0: the PRM still helps)", fontsize=10)
+        fig.suptitle(self._title("PRM quality") + " (above 0: the PRM still helps)", fontsize=10)
         fig.tight_layout()
         plotting.save(fig, out, "prm_quality")
         return fig
@@ -152,13 +148,7 @@ def prm_quality(out: Optional[Any] = None, quick: bool = False, backend: str = "
     """When the PRM's advantage over the ORM survives its imperfections (module docstring).
     Settings by keyword (see :func:`prm_quality_settings`), checked before any run; ``out`` and
     ``cache_dir`` as in :func:`lpgx.experiments.noise`."""
-    cfg = dict(SETTINGS.resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
-    check_out(out)
-    check_out(cache_dir, "cache_dir")
-    v.option(backend, "backend", BACKENDS)
-    if n_jobs is not None:
-        v.positive_int(n_jobs, "n_jobs")
-    v.flag(plot, "plot")
+    cfg = SETTINGS.resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     t0 = time.perf_counter()
     setting = dict(figure1_setting(cfg), learn_l2=cfg["learn_l2"], learn_iters=cfg["learn_iters"])
     rows: List[Dict[str, Any]] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,7 +26,11 @@ from ..rewards import KINDS
 from ..tasks import TeacherTask
 from ..training import TrainResult, post_train, pretrain
 from ._artifacts import finish, load_artifact, save_artifact
+from ._axes import axis_label, check_axis, run_axis
 from ._settings import Setting, Settings, check_out, check_seed, choices, count, fits_memory, real
+
+
+Pairs = Tuple[np.ndarray, np.ndarray]
 
 
 def _joint(cfg: Dict[str, Any]) -> None:
@@ -75,6 +79,8 @@ class Figure1Result:
     base_centre_log_lik: np.ndarray                 #: (M,) log q0(y*|centre) of the base model
     pretrain: TrainResult
     post: Dict[str, TrainResult] = field(default_factory=dict)
+    #: (M, N) log q0(y*_i | centre, y*_<i) of the base model along each centre's y* (empty if not recorded)
+    base_centre_token_log_lik: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def off_support(self) -> np.ndarray:
@@ -88,19 +94,43 @@ class Figure1Result:
         q = np.exp(r.tracked_log_lik[:, self.off_support])
         return q.mean(1) if q.shape[1] else np.full(len(r.track_steps), np.nan)
 
-    def summary(self, steps: Sequence[int] = (0, 500, 1000, 4000)) -> Dict[str, Any]:
-        """Test error of each reward at the given steps (nearest measured), off-support numbers."""
+    def summary(self, steps: Sequence[int] = (0, 500, 1000, 4000), at: Optional[Sequence[float]] = None,
+                x: str = "steps") -> Dict[str, Any]:
+        """Test error of each reward at the given points of the ``x`` axis (nearest measured),
+        off-support numbers.
+
+        Parameters
+        ----------
+        steps : sequence of int
+            Post-training steps to report (used when ``at`` is None).
+        at : sequence of float, optional
+            Points of the ``x`` axis to report; each is matched to the nearest test
+            measurement of each run (runs whose axis ends before a point skip it).
+        x : {"steps", "queries", "tokens"}
+            The training axis (:func:`lpgx.experiments._axes.run_axis`); keys read
+            ``<reward>_test_error@<value>`` with the measured value of the axis.
+        """
+        x = check_axis(x)
+        points = list(steps) if at is None else list(at)
+        suffix = "" if x == "steps" else f" {x}"
         out: Dict[str, Any] = {"seed": self.config["seed"], "n_off_support": int(self.off_support.sum()),
                                "n_centres": int(self.off_support.size)}
         for name, r in self.post.items():
-            for s in steps:
-                if s <= r.test_steps[-1]:
-                    i = int(np.argmin(np.abs(r.test_steps - s)))
-                    out[f"{name}_test_error@{int(r.test_steps[i])}"] = float(r.test_error[i])
+            axis = self.axis(name, x)
+            for s in points:
+                if s <= axis[-1]:
+                    i = int(np.argmin(np.abs(axis - s)))
+                    out[f"{name}_test_error@{int(axis[i])}{suffix}"] = float(r.test_error[i])
             out[f"{name}_off_support_mean_lik_end"] = float(self.off_support_mean_likelihood(name)[-1])
             out[f"{name}_seconds"] = r.seconds
         out["pretrain_seconds"] = self.pretrain.seconds
         return out
+
+    def axis(self, reward: str, x: str = "steps", tracked: bool = False) -> np.ndarray:
+        """The ``x`` axis (steps, cumulative reward queries or sampled tokens) of a reward's run at
+        its test measurements (or at its tracked steps with ``tracked=True``)."""
+        r = self.post[reward]
+        return run_axis(r, r.track_steps if tracked else r.test_steps, x)
 
     def to_pandas(self) -> Any:
         from .._optional import require
@@ -108,7 +138,8 @@ class Figure1Result:
 
     def save(self, out: Any) -> Path:
         arrays = {"base_centre_log_lik": self.base_centre_log_lik,
-                  "pre_test_steps": self.pretrain.test_steps, "pre_test_error": self.pretrain.test_error}
+                  "pre_test_steps": self.pretrain.test_steps, "pre_test_error": self.pretrain.test_error,
+                  "base_centre_token_log_lik": self.base_centre_token_log_lik}
         for name, r in self.post.items():
             for attr in ("test_steps", "test_error", "track_steps", "tracked_log_lik", "queries", "mean_reward",
                          "success"):
@@ -127,29 +158,41 @@ class Figure1Result:
                                a[f"{n}_tracked_log_lik"], a[f"{n}_queries"], a[f"{n}_mean_reward"],
                                a[f"{n}_success"], sec.get(n, np.nan), len(a[f"{n}_queries"]), {})
                 for n in cfg["rewards"]}
-        return cls(cfg, a["base_centre_log_lik"], pre, post)
+        return cls(cfg, a["base_centre_log_lik"], pre, post,
+                   a.get("base_centre_token_log_lik", np.zeros((0, 0))))
 
-    def plot(self, out: Optional[Any] = None) -> Any:
-        """(a) mean likelihood of the off-support centres vs step; (b) test error vs step;
-        (c) ORM likelihood of 16 centres at evenly spaced quantiles of base likelihood.
-        Returns the Figure; written as figure1.png and figure1.pdf when ``out`` is given."""
+    def plot(self, out: Optional[Any] = None, x: str = "steps") -> Any:
+        """(a) mean likelihood of the off-support centres; (b) test error; (c) ORM likelihood of
+        16 centres at evenly spaced quantiles of base likelihood; all against ``x`` ("steps",
+        "queries" or "tokens"). Returns the Figure; written as figure1.png and figure1.pdf
+        (figure1_<x>.* for another axis) when ``out`` is given."""
+        x = check_axis(x)
         plt = plotting.pyplot()
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-        self._plot_off_support(axes[0])
-        self._plot_test_error(axes[1])
+        self._plot_off_support(axes[0], x)
+        self._plot_test_error(axes[1], x)
         if "outcome" in self.post:
-            self._plot_centres(axes[2], fig, plt)
+            self._plot_centres(axes[2], fig, plt, x)
         cfg = self.config
         fig.suptitle(f"Figure 1: d=k={cfg['context_dim']}, N={cfg['seq_len']}, seed {cfg['seed']}")
         fig.tight_layout()
-        plotting.save(fig, out, "figure1")
+        plotting.save(fig, out, "figure1" if x == "steps" else f"figure1_{x}")
         return fig
 
-    def _plot_off_support(self, ax: Any) -> None:
+    def _log_x(self, reward: str, x: str) -> np.ndarray:
+        """The tracked points on a log axis: step + 1, or the queries / tokens after the step
+        (step 0 drawn at the cost of one step)."""
+        if x == "steps":
+            return self.post[reward].track_steps + 1
+        axis = self.axis(reward, x, tracked=True).astype(float)
+        first = axis[axis > 0]
+        return np.where(axis > 0, axis, first[0] if len(first) else 1.0)
+
+    def _plot_off_support(self, ax: Any, x: str = "steps") -> None:
         off = self.off_support
         if off.any():
             for name, r in self.post.items():
-                ax.plot(r.track_steps + 1, self.off_support_mean_likelihood(name), color=plotting.COLORS.get(name),
+                ax.plot(self._log_x(name, x), self.off_support_mean_likelihood(name), color=plotting.COLORS.get(name),
                         label=plotting.LABELS.get(name, name))
             ax.set_yscale("log")
             ax.set_ylim(top=2.0)
@@ -157,20 +200,21 @@ class Figure1Result:
         else:
             ax.text(0.5, 0.5, "no off-support centres in this run", ha="center", va="center", transform=ax.transAxes)
         ax.set_xscale("log")
-        ax.set_xlabel("post-training step + 1")
+        ax.set_xlabel("post-training step + 1" if x == "steps" else axis_label(x))
         ax.set_ylabel("mean likelihood")
         ax.set_title(f"(a) off-support centres ({int(off.sum())} of {off.size}, "
                      f"base q < {self.config['off_support']:g})")
 
-    def _plot_test_error(self, ax: Any) -> None:
+    def _plot_test_error(self, ax: Any, x: str = "steps") -> None:
         for name, r in self.post.items():
-            ax.plot(r.test_steps, r.test_error, color=plotting.COLORS.get(name), label=plotting.LABELS.get(name, name))
-        ax.set_xlabel("post-training step")
+            ax.plot(self.axis(name, x), r.test_error, color=plotting.COLORS.get(name),
+                    label=plotting.LABELS.get(name, name))
+        ax.set_xlabel(axis_label(x))
         ax.set_ylabel("test error 1 − E q(y*|x)")
         ax.set_title("(b) test error")
         ax.legend()
 
-    def _plot_centres(self, ax: Any, fig: Any, plt: Any) -> None:
+    def _plot_centres(self, ax: Any, fig: Any, plt: Any, x: str = "steps") -> None:
         r = self.post["outcome"]
         base = self.base_centre_log_lik
         order = np.argsort(base)
@@ -178,12 +222,13 @@ class Figure1Result:
         cmap = plt.get_cmap("viridis")
         norm = plt.Normalize(vmin=base.min() / np.log(10), vmax=base.max() / np.log(10))
         for j in picks:
-            ax.plot(r.track_steps + 1, np.exp(r.tracked_log_lik[:, j]), color=cmap(norm(base[j] / np.log(10))))
+            ax.plot(self._log_x("outcome", x), np.exp(r.tracked_log_lik[:, j]),
+                    color=cmap(norm(base[j] / np.log(10))))
         fig.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=norm), ax=ax, label="log10 base likelihood")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(top=2.0)
-        ax.set_xlabel("post-training step + 1")
+        ax.set_xlabel("post-training step + 1" if x == "steps" else axis_label(x))
         ax.set_ylabel("likelihood q(y*|centre)")
         ax.set_title("(c) ORM: 16 centres by base likelihood")
 
@@ -199,17 +244,10 @@ def figure1(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_thr
     v.flag(plot, "plot")
     if n_threads is not None:
         v.n_threads(n_threads)
-    ss = np.random.SeedSequence(int(seed))
-    task_rng, pre_rng, test_rng, post_rng = ss.spawn(4)
     t0 = time.perf_counter()
-    task = TeacherTask(cfg["context_dim"], cfg["vocab_size"], cfg["seq_len"], inputs="mixture",
-                       num_mix=cfg["num_mix"], sigma=cfg["sigma"], rng=task_rng)
-    model = LinearARModel(cfg["vocab_size"], cfg["seq_len"], cfg["context_dim"])
-    test = task.sample(cfg["test_size"], rng=test_rng)
-    centres = task.centres()
-    pre = pretrain(model, task, cfg["pre_steps"], cfg["pre_batch"], Adagrad(lr=cfg["pre_lr"]), rng=pre_rng,
-                   test=test, test_every=cfg["test_every"], progress=progress, n_threads=n_threads)
+    task, model, test, centres, post_rng, pre = figure1_base(cfg, seed, progress=progress, n_threads=n_threads)
     base_ll = model.log_prob(*centres)
+    base_tll = model.token_log_prob(*centres)
     post_seed = _rng.key(post_rng)  # both rewards see the same contexts at every step
     post = {}
     for reward in cfg["rewards"]:
@@ -219,4 +257,41 @@ def figure1(out: Optional[Any] = None, seed: int = 0, quick: bool = False, n_thr
                                   test_every=cfg["test_every"], track=centres, track_every=cfg["track_every"],
                                   progress=progress, n_threads=n_threads)
     cfg["total_seconds"] = time.perf_counter() - t0
-    return finish(Figure1Result(cfg, base_ll, pre, post), out, plot)
+    return finish(Figure1Result(cfg, base_ll, pre, post, base_tll), out, plot)
+
+
+def figure1_base(cfg: Dict[str, Any], seed: int, progress: bool = False, n_threads: Optional[int] = None,
+                 task: Optional[TeacherTask] = None, curve: bool = True
+                 ) -> Tuple[TeacherTask, LinearARModel, Pairs, Pairs, np.random.SeedSequence, TrainResult]:
+    """The task, the pre-trained base model, the test set and the centres of a Figure-1 run
+    with settings ``cfg`` and ``seed`` (with the seed sequence of its post-training): every
+    experiment on Figure 1's task starts from this base model. A variant ``task`` (drawn from
+    :func:`figure1_task_rng`) replaces Figure 1's teacher; every other stream is the same. With
+    ``curve=False`` the pre-training test error is not measured (the model is the same).
+
+    Returns
+    -------
+    task, model, test, centres, post_rng, pretrain_result
+    """
+    _, pre_rng, test_rng, post_rng = np.random.SeedSequence(int(seed)).spawn(4)
+    task = figure1_task(cfg, seed) if task is None else task
+    model = LinearARModel(cfg["vocab_size"], cfg["seq_len"], cfg["context_dim"])
+    test = task.sample(cfg["test_size"], rng=test_rng)
+    centres = task.centres()
+    measured: Dict[str, Any] = {"test": test, "test_every": cfg["test_every"]} if curve else {}
+    pre = pretrain(model, task, cfg["pre_steps"], cfg["pre_batch"], Adagrad(lr=cfg["pre_lr"]), rng=pre_rng,
+                   progress=progress, n_threads=n_threads, **measured)
+    return task, model, test, centres, post_rng, pre
+
+
+def figure1_task_rng(seed: int) -> np.random.SeedSequence:
+    """The stream the Figure-1 task of ``seed`` is drawn from."""
+    task_rng: np.random.SeedSequence = np.random.SeedSequence(int(seed)).spawn(4)[0]
+    return task_rng
+
+
+def figure1_task(cfg: Dict[str, Any], seed: int) -> TeacherTask:
+    """The teacher task of the Figure-1 run with settings ``cfg`` and ``seed``."""
+    task_rng = figure1_task_rng(seed)
+    return TeacherTask(cfg["context_dim"], cfg["vocab_size"], cfg["seq_len"], inputs="mixture",
+                       num_mix=cfg["num_mix"], sigma=cfg["sigma"], rng=task_rng)

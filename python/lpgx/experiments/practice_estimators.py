@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -42,12 +42,12 @@ from ..model import LinearARModel
 from ..optim import Adagrad
 from ..planted import staircase
 from ..rewards import KINDS
-from ..sweep import BACKENDS, sweep
+from ..sweep import sweep
 from ..tasks import TeacherTask
-from ..training import post_train, pretrain
+from ..training import post_train
 from . import paper_figure1
 from ._artifacts import finish, load_artifact, save_artifact
-from ._settings import Setting, Settings, check_out, choices, count, fits_memory, real, reals
+from ._settings import Setting, Settings, choices, count, fits_memory, real, reals
 from .rates import Fit, fit_slope
 
 ESTIMATORS: Tuple[str, ...] = ("reinforce", "rloo", "grpo", "dr_grpo", "pass_at_k", "grpo_kl", "grpo_clip")
@@ -158,14 +158,9 @@ def make_estimator(spec: Dict[str, Any], base: LinearARModel) -> Estimator:
 def figure1_base(cfg: Dict[str, Any], seed: int) -> Tuple[TeacherTask, LinearARModel, Tuple[np.ndarray, np.ndarray],
                                                           Tuple[np.ndarray, np.ndarray], int]:
     """(task, base model, test set, centres, post-training seed) of :func:`figure1` with seed
-    ``seed``: the same streams of the same SeedSequence, so the same base model."""
-    task_rng, pre_rng, test_rng, post_rng = np.random.SeedSequence(int(seed)).spawn(4)
-    task = TeacherTask(cfg["context_dim"], cfg["vocab_size"], cfg["seq_len"], inputs="mixture",
-                       num_mix=cfg["num_mix"], sigma=cfg["sigma"], rng=task_rng)
-    model = LinearARModel(cfg["vocab_size"], cfg["seq_len"], cfg["context_dim"])
-    test = task.sample(cfg["test_size"], rng=test_rng)
-    pretrain(model, task, cfg["pre_steps"], cfg["pre_batch"], Adagrad(lr=cfg["pre_lr"]), rng=pre_rng, n_threads=1)
-    return task, model, test, task.centres(), _rng.key(post_rng)
+    ``seed`` (:func:`.paper_figure1.figure1_base`, one thread, as a sweep cell runs)."""
+    task, model, test, centres, post_rng, _ = paper_figure1.figure1_base(cfg, seed, n_threads=1, curve=False)
+    return task, model, test, centres, _rng.key(post_rng)
 
 
 def _curve(values: Any) -> str:
@@ -478,13 +473,7 @@ def estimators(out: Optional[Any] = None, quick: bool = False, backend: str = "l
     :func:`estimators_settings`); every argument is checked before any run starts. With
     ``out``, saves ``estimators.npz`` + ``estimators.json`` and the plots; with
     ``cache_dir``, every run is cached and an interrupted call resumes."""
-    cfg = dict(SETTINGS.resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
-    check_out(out)
-    check_out(cache_dir, "cache_dir")
-    v.option(backend, "backend", BACKENDS)
-    if n_jobs is not None:
-        v.positive_int(n_jobs, "n_jobs")
-    v.flag(plot, "plot")
+    cfg = SETTINGS.resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     v.flag(progress, "progress")
     t0 = time.perf_counter()
     setting = {k: cfg[k] for k in (*_FIGURE1_KEYS, "post_steps", "queries_per_step", "track_every")}

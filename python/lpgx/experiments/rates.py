@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,10 +36,10 @@ from ..margins import margins
 from ..model import LinearARModel
 from ..optim import SGD
 from ..planted import FiniteTask, combination_lock, staircase
-from ..sweep import BACKENDS, sweep
+from ..sweep import sweep
 from ..tasks import TeacherTask
 from ._artifacts import finish, load_artifact, save_artifact
-from ._settings import Setting, Settings, check_out, count, counts, fits_memory, real, reals
+from ._settings import Setting, Settings, count, counts, fits_memory, real, reals
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -153,6 +153,15 @@ _EPS = Setting(0.5, real(0.0, 1.0, open_low=True, open_high=True), "the target l
 _MAX_STEPS = Setting(10**7, count(), "step cap of each run")
 _C_INTS = counts(1, min_len=2, maximum=v.INT32_MAX)
 
+
+def _seeds(value: Any, name: str) -> Union[int, List[int]]:
+    """``seeds``: a count N (seeds 0..N−1) or a list of distinct seeds (``lpgx rates --seeds 0-9``)."""
+    if isinstance(value, (list, tuple)):
+        seeds: List[int] = counts(0)(list(value), name)
+        return seeds
+    n: int = count()(value, name)
+    return n
+
 SETTINGS: Dict[str, Settings] = {
     "alpha": Settings("rates_alpha", {
         "vocab_size": Setting(8, count(2), "k, the vocabulary size"),
@@ -161,7 +170,7 @@ SETTINGS: Dict[str, Settings] = {
                           "the planted base likelihoods α (the grid)",
                           quick=[float(a) for a in np.logspace(-1, -3.5, 6)]),
         "eps": _EPS,
-        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "seeds": Setting(10, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=5),
         "max_steps": _MAX_STEPS,
     }),
     "length": Settings("rates_length", {
@@ -169,7 +178,7 @@ SETTINGS: Dict[str, Settings] = {
         "seq_lens": Setting(list(range(2, 11)), counts(2, min_len=2, maximum=v.INT32_MAX),
                             "the response lengths N (the grid)", quick=list(range(2, 9))),
         "eps": _EPS,
-        "seeds": Setting(10, count(), "seeds per grid point", quick=5),
+        "seeds": Setting(10, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=5),
         "max_steps": _MAX_STEPS,
     }),
     "sgd": Settings("rates_sgd", {
@@ -178,7 +187,7 @@ SETTINGS: Dict[str, Settings] = {
         "seq_lens": Setting([8, 16, 32, 64, 128], _C_INTS, "the response lengths N (the grid)", quick=[8, 32, 128]),
         "budget": Setting(30000, count(), "labelled samples of each run"),
         "pool": Setting(300, count(), "contexts in the pool: the largest margins of 20× as many draws"),
-        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+        "seeds": Setting(4, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=2),
     }, _sgd_memory),
     "online": Settings("rates_online", {
         "vocab_size": Setting(3, count(2), "k, the vocabulary size"),
@@ -186,7 +195,7 @@ SETTINGS: Dict[str, Settings] = {
         "num_contexts": Setting([1, 2, 4, 8, 16], _C_INTS, "the numbers of contexts M (the grid; γ = 1/√(M N))",
                                 quick=[1, 4, 16]),
         "rounds_per_context": Setting(4000, count(), "online rounds per context", quick=2000),
-        "seeds": Setting(6, count(), "seeds per grid point", quick=3),
+        "seeds": Setting(6, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=3),
     }, _online_memory),
     "barrier": Settings("lq_barrier", {
         "vocab_size": Setting(_K, count(2), "k, the vocabulary size"),
@@ -199,7 +208,7 @@ SETTINGS: Dict[str, Settings] = {
         "steps": Setting(2000, count(), "post-training steps T"),
         "successes": Setting(30.0, real(0.0, open_low=True),
                              "c: a context is predicted learnable when α·Q ≥ c"),
-        "seeds": Setting(4, count(), "seeds per grid point", quick=2),
+        "seeds": Setting(4, _seeds, "seeds per grid point (a count, or a list of seeds)", quick=2),
     }, _barrier_masses),
 }
 
@@ -266,22 +275,9 @@ class RateResult:
         return fig
 
 
-def _prepare(name: str, quick: bool, overrides: Dict[str, Any], out: Any, backend: str, n_jobs: Optional[int],
-             cache_dir: Any, plot: bool) -> Dict[str, Any]:
-    """The settings of experiment ``name``, with every argument checked before any run."""
-    cfg = dict(SETTINGS[name].resolve(v.flag(quick, "quick"), overrides), quick=bool(quick))
-    check_out(out)
-    check_out(cache_dir, "cache_dir")
-    v.option(backend, "backend", BACKENDS)
-    if n_jobs is not None:
-        v.positive_int(n_jobs, "n_jobs")
-    v.flag(plot, "plot")
-    return cfg
-
-
-def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: int, backend: str, n_jobs: Optional[int],
-         cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
-    return sweep(fn, grid, seeds=range(seeds), backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
+def _run(fn: Callable[..., Dict[str, Any]], grid: Dict[str, List[Any]], seeds: Union[int, List[int]], backend: str,
+         n_jobs: Optional[int], cache_dir: Optional[Any], progress: bool) -> List[Dict[str, Any]]:
+    return sweep(fn, grid, seeds=range(seeds) if isinstance(seeds, int) else seeds, backend=backend, n_jobs=n_jobs, cache_dir=cache_dir,
                  progress=progress).rows
 
 
@@ -289,7 +285,7 @@ def rates_alpha(out: Optional[Any] = None, quick: bool = False, backend: str = "
                 cache_dir: Optional[Any] = None, progress: bool = False, plot: bool = True, **overrides: Any
                 ) -> RateResult:
     """Prediction 1: queries of outcome-reward PG grow like 1/α (slope in [0.8, 1.2])."""
-    cfg = _prepare("alpha", quick, overrides, out, backend, n_jobs, cache_dir, plot)
+    cfg = SETTINGS["alpha"].resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     rows = _run(cell_alpha, {"alpha": [float(a) for a in cfg["alphas"]], "vocab_size": [cfg["vocab_size"]],
                              "seq_len": [cfg["seq_len"]], "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
                 cfg["seeds"], backend, n_jobs, cache_dir, progress)
@@ -313,7 +309,7 @@ def rates_length(out: Optional[Any] = None, quick: bool = False, backend: str = 
     compare growth at a fixed margin. Checks: the ORM slope of ln(queries·γ²) against N is
     within 15% of ln k; the PRM's queries·γ² grow no faster than N log N (log-log slope
     against N ln N at most 1). The raw-query slopes are reported too."""
-    cfg = _prepare("length", quick, overrides, out, backend, n_jobs, cache_dir, plot)
+    cfg = SETTINGS["length"].resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ns = list(cfg["seq_lens"])
     rows = _run(cell_length, {"seq_len": Ns, "reward": ["outcome", "process"], "vocab_size": [cfg["vocab_size"]],
                               "eps": [cfg["eps"]], "max_steps": [cfg["max_steps"]]},
@@ -342,7 +338,7 @@ def rates_sgd(out: Optional[Any] = None, quick: bool = False, backend: str = "lo
               ) -> RateResult:
     """Prediction 3: adaptive-step SGD's error at a fixed budget does not grow with N
     (within a factor 2 from the smallest to the largest N); the constant step's does."""
-    cfg = _prepare("sgd", quick, overrides, out, backend, n_jobs, cache_dir, plot)
+    cfg = SETTINGS["sgd"].resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ns = list(cfg["seq_lens"])
     rows = _run(cell_sgd, {"seq_len": Ns, "step": ["adaptive", "constant"], "context_dim": [cfg["context_dim"]],
                            "vocab_size": [cfg["vocab_size"]], "budget": [cfg["budget"]], "pool": [cfg["pool"]]},
@@ -365,7 +361,7 @@ def rates_online(out: Optional[Any] = None, quick: bool = False, backend: str = 
                  ) -> RateResult:
     """Prediction 4: online mistakes × γ² roughly constant (within a factor 2) over a 4×
     range of γ (γ = 1/√(M N) varied through the number of contexts M)."""
-    cfg = _prepare("online", quick, overrides, out, backend, n_jobs, cache_dir, plot)
+    cfg = SETTINGS["online"].resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     Ms = list(cfg["num_contexts"])
     rows = _run(cell_online, {"num_contexts": Ms, "vocab_size": [cfg["vocab_size"]], "seq_len": [cfg["seq_len"]],
                               "rounds_per_context": [cfg["rounds_per_context"]]},
@@ -392,7 +388,7 @@ def lq_barrier(out: Optional[Any] = None, quick: bool = False, backend: str = "l
     α_j·Q_j ≥ c (c = 30, the handful of successes an adaptive-step climb needs: with the
     stairs 100× apart any c in [5, 150] predicts the same). The predicted error is the mass
     of the contexts that are not, i.e. ε with LQ_{q0}(ε) ≈ c/Q."""
-    cfg = _prepare("barrier", quick, overrides, out, backend, n_jobs, cache_dir, plot)
+    cfg = SETTINGS["barrier"].resolve_sweep(quick, overrides, out, backend, n_jobs, cache_dir, plot)
     rows = _run(cell_barrier, {"m": list(cfg["budgets"]), "vocab_size": [cfg["vocab_size"]],
                                "seq_len": [cfg["seq_len"]], "alphas": [list(map(float, cfg["alphas"]))],
                                "masses": [list(map(float, cfg["masses"]))], "steps": [cfg["steps"]]},
@@ -433,16 +429,20 @@ def _series(ax: Any, res: RateResult, x: Any, y: np.ndarray, label: str, color: 
         ax.plot(xs, np.exp(f.intercept + f.slope * xf), "--", color=color, alpha=0.7, label=f"fit slope {f}")
 
 
+def _log_axes(ax: Any, xlabel: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def _plot_alpha(res: RateResult, ax: Any) -> None:
     cfg = res.config
     a = [float(x) for x in cfg["alphas"]]
     inv = 1 / np.asarray(a)
     _series(ax, res, inv, res.matrix("queries", "alpha", a), "Algorithm 1 (ORM)", "tab:red",
             "log queries vs log 1/alpha", np.log(inv))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("1/α (base likelihood)")
-    ax.set_ylabel(f"queries to likelihood 1 − {cfg['eps']}")
+    _log_axes(ax, "1/α (base likelihood)", f"queries to likelihood 1 − {cfg['eps']}")
 
 
 def _plot_length(res: RateResult, ax: Any) -> None:
@@ -466,10 +466,7 @@ def _plot_sgd(res: RateResult, ax: Any) -> None:
             "adaptive ln error vs ln N", np.log(Ns))
     _series(ax, res, Ns, res.matrix("error", "seq_len", Ns, step="constant"), "constant step 1/N", "tab:purple",
             "constant ln error vs ln N", np.log(Ns))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("N")
-    ax.set_ylabel(f"test error after {cfg['budget']} samples")
+    _log_axes(ax, "N", f"test error after {cfg['budget']} samples")
 
 
 def _plot_online(res: RateResult, ax: Any) -> None:
@@ -478,10 +475,7 @@ def _plot_online(res: RateResult, ax: Any) -> None:
     inv_gamma = np.sqrt(np.asarray(Ms, dtype=float) * cfg["seq_len"])
     _series(ax, res, inv_gamma, res.matrix("expected_mistakes", "num_contexts", Ms), "Σ(1 − p(y*|x))", "tab:orange",
             "ln mistakes vs ln 1/gamma", np.log(inv_gamma))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("1/γ")
-    ax.set_ylabel("online mistakes")
+    _log_axes(ax, "1/γ", "online mistakes")
 
 
 def _plot_barrier(res: RateResult, ax: Any) -> None:
