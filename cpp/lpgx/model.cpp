@@ -142,9 +142,10 @@ void Policy::begin(const double* x, SeqState& st) const {
 void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
   const int k = spec_.k;
   Eigen::Map<Eigen::ArrayXd> o(out, k);
-  o = st.base.array();
-  if (prev >= 0 && spec_.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ
-    o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
+  if (prev >= 0 && spec_.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ; one pass
+    o = st.base.array() + Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
+  else
+    o = st.base.array();
   if (spec_.has(kPosition))
     o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_position + Index(i) * k, k);
   if (spec_.has(kContextPosition))

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -186,13 +187,30 @@ constexpr const char* kNonFinite = "non-finite logits: the weights or contexts a
 constexpr const char* kNonFiniteWeights =
     "non-finite logits: the model's weights hold NaN or infinity (written through model.w or model.block(...))";
 
+// max of l[0..k) as one vector reduction (Eigen's maxCoeff runs a scalar loop here). A max
+// is exact, so the order of the reduction changes no value.
+inline double row_max(const double* l, int k) {
+  double m = -std::numeric_limits<double>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int c = 0; c < k; ++c) m = m < l[c] ? l[c] : m;
+  return m;
+}
+
+// Whether every gap l − m is finite (false for NaN or infinite logits, or an infinite or NaN
+// m), as one vectorised pass with no early exit (Eigen's allFinite is a scalar loop).
+inline bool gaps_finite(const double* l, int k, double m) {
+  int bad = 0;
+#pragma omp simd reduction(| : bad)
+  for (int c = 0; c < k; ++c) bad |= !(l[c] - m >= -std::numeric_limits<double>::max());
+  return bad == 0 && m < std::numeric_limits<double>::infinity();
+}
+
 // e = exp(l − max) (stable: no overflow) and its normaliser. With `check`, returns false
 // when a logit, or a gap l − max, is not finite (the weights are too large for float64);
 // sequences whose logits are provably finite (SeqState::safe) skip that pass.
 inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check) {
-  Eigen::Map<const Eigen::ArrayXd> l(logits, k);
-  const double m = norm.max = l.maxCoeff();
-  if (check && !(l - m).allFinite()) return false;  // also catches NaN logits (and so a NaN max)
+  const double m = norm.max = row_max(logits, k);
+  if (check && !gaps_finite(logits, k, m)) return false;  // also catches NaN logits (and so a NaN max)
   // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and on
   // exp_nonpositive's domain; it changes nothing that matters: those terms are < 1e-304
   // next to the max's 1.
