@@ -18,6 +18,7 @@ from ..training import post_train
 from . import paper_figure1
 from ._artifacts import load_artifact, save_artifact
 from ._settings import Setting, count
+from ._stats import bootstrap_means
 from .practice_estimators import figure1_base
 from .rates import Fit
 
@@ -70,12 +71,13 @@ def figure1_run(setting: Dict[str, Any], seed: int, reward: Callable[[Any, Linea
 
 
 def mean_ci(values: Any, n_boot: int = 2000, seed: int = 0) -> Fit:
-    """The mean over seeds with a bootstrap 95% CI (a :class:`Fit` whose slope is the mean)."""
+    """The mean over seeds of the finite ``values`` with a bootstrap 95% CI (:mod:`._stats`; a
+    :class:`Fit` whose slope is the mean, so the rates' tables and plots take it)."""
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) == 0:
         return Fit(math.nan, math.nan, math.nan, math.nan)
-    boots = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(1)
+    boots = bootstrap_means(x, n_boot=n_boot, seed=seed)
     low, high = np.percentile(boots, [2.5, 97.5])
     return Fit(float(x.mean()), float(low), float(high), 0.0)
 
