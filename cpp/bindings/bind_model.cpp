@@ -60,7 +60,7 @@ void bind_model(py::module_& m) {
            py::arg("w").noconvert())
       .def("sample",
            [](const ModelHandle& h, const CArray<double>& x, std::uint64_t key, bool with_logp, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
              const Index B = xc.n;
              const Index N = h.spec.N;
              CArray<std::int32_t> y({B, N});
@@ -73,8 +73,8 @@ void bind_model(py::module_& m) {
            py::arg("x").noconvert(), py::arg("key"), py::arg("with_logp"), py::arg("n_threads"))
       .def("token_log_prob",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              CArray<double> out({xc.n, Index(h.spec.N)});
              double* o = out.mutable_data();
              run_kernel(h, n_threads, [&](const Policy& pol) { token_log_prob(pol, xc.data(), yc.data(), xc.n, o, n_threads); });
@@ -83,8 +83,8 @@ void bind_model(py::module_& m) {
            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
       .def("log_prob",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              CArray<double> out({xc.n});
              double* o = out.mutable_data();
              run_kernel(h, n_threads, [&](const Policy& pol) { log_prob(pol, xc.data(), yc.data(), xc.n, o, n_threads); });
@@ -93,7 +93,7 @@ void bind_model(py::module_& m) {
            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("n_threads"))
       .def("greedy",
            [](const ModelHandle& h, const CArray<double>& x, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
              CArray<std::int32_t> y({xc.n, Index(h.spec.N)});
              std::int32_t* yp = y.mutable_data();
              run_kernel(h, n_threads, [&](const Policy& pol) { greedy(pol, xc.data(), xc.n, yp, n_threads); });
@@ -103,13 +103,13 @@ void bind_model(py::module_& m) {
       .def("grad_log_prob",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y,
               const std::optional<CArray<double>>& weights, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
              const Index B = xc.n;
-             const Tokens yc(y, B, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Tokens yc(y, B, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              Copy<double> wts;
              if (weights) {
                check_shape(*weights, "weights", {B, h.spec.N});
-               wts = Copy<double>(weights->data(), B * h.spec.N, CopyTo::kScratch1);
+               wts = Copy<double>(weights->data(), B * h.spec.N, CopyTo::kScratch1, n_threads);
              }
              CArray<double> grad({h.spec.num_params});
              CArray<double> logp({B, Index(h.spec.N)});
@@ -123,8 +123,8 @@ void bind_model(py::module_& m) {
            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("weights").noconvert(), py::arg("n_threads"))
       .def("margin_gaps",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              CArray<double> gap({xc.n}), r2({xc.n});
              double* gp = gap.mutable_data();
              double* rp = r2.mutable_data();
@@ -138,8 +138,8 @@ void bind_model(py::module_& m) {
              require(reference.spec.k == h.spec.k && reference.spec.N == h.spec.N && reference.spec.d == h.spec.d &&
                          reference.spec.blocks == h.spec.blocks,
                      "reference: its sizes and blocks differ from the model's");
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              CArray<double> kl({xc.n, Index(h.spec.N)}), log_rho({xc.n, Index(h.spec.N)});
              double* kp = kl.mutable_data();
              double* rp = log_rho.mutable_data();
@@ -153,8 +153,8 @@ void bind_model(py::module_& m) {
       .def("set_log_prob",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y_star,
               const std::vector<int>& positions, int tolerance, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y_star, xc.n, h.spec.N, h.spec.k, "y_star", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y_star, xc.n, h.spec.N, h.spec.k, "y_star", CopyTo::kScratch0, n_threads);
              require(tolerance >= 0, "tolerance must be >= 0");
              std::vector<std::uint8_t> checked(std::size_t(h.spec.N), positions.empty() ? 1 : 0);
              for (int p : positions) {
@@ -173,8 +173,8 @@ void bind_model(py::module_& m) {
       .def("count_matches",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, Index n_samples,
               std::uint64_t key, int n_threads) {
-             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0);
-             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0);
+             const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
+             const Tokens yc(y, xc.n, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
              require(n_samples >= 1, "n_samples must be >= 1");
              CArray<std::int64_t> counts({xc.n});
              std::int64_t* c = counts.mutable_data();

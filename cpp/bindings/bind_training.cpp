@@ -201,7 +201,8 @@ void bind_training(py::module_& m) {
         require(y.ndim() == 2, "y must be 2-D (B, N)");
         const Index B = y.shape(0);
         const int N = static_cast<int>(y.shape(1));
-        const Tokens yc(y, B, N, k, "y", CopyTo::kScratch0), ys(ystar, B, N, k, "y_star", CopyTo::kScratch1);
+        const Tokens yc(y, B, N, k, "y", CopyTo::kScratch0, n_threads),
+            ys(ystar, B, N, k, "y_star", CopyTo::kScratch1, n_threads);
         const RewardOracle oracle(spec, N);
         CArray<double> r(spec.kind == RewardSpec::kProcess ? std::vector<Index>{B, N} : std::vector<Index>{B});
         double* rp = r.mutable_data();

@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -8,18 +9,23 @@
 
 namespace lpgx::bind {
 
-Contexts::Contexts(const CArray<double>& a, int d, const char* name, CopyTo to) {
+Contexts::Contexts(const CArray<double>& a, int d, const char* name, CopyTo to, int n_threads) {
   check_shape(a, name, {-1, d});
   n = a.shape(0);
-  x = Copy<double>(a.data(), n * d, to);
+  x = Copy<double>(a.data(), n * d, to, n_threads);
 }
 
-Tokens::Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to) {
+Tokens::Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to, int n_threads) {
   check_shape(a, name, {B, N});
-  y = Copy<std::int32_t>(a.data(), B * N, to);
-  bool ok = true;
-  for (std::int32_t t : y.values()) ok &= (t >= 0) & (t < k);
-  require(ok, std::string(name) + ": token out of range");
+  y = Copy<std::int32_t>(a.data(), B * N, to, n_threads);
+  std::atomic<bool> ok{true};
+  const std::int32_t* t = y.data();
+  for_slices<std::int32_t>(B * N, n_threads, [&](Index b, Index e) {
+    bool in_range = true;
+    for (Index i = b; i < e; ++i) in_range &= (t[i] >= 0) & (t[i] < k);
+    if (!in_range) ok.store(false, std::memory_order_relaxed);
+  });
+  require(ok.load(), std::string(name) + ": token out of range");
 }
 
 OwnedEvalSet::OwnedEvalSet(const py::object& pair, const Spec& spec, const char* name) {

@@ -3,6 +3,8 @@
 // forked children), step hooks and user verifiers, and Python enums built from the engine's
 // kind tables.
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -61,17 +63,28 @@ Scratch<T>& call_scratch(CopyTo slot) {
   return buffers[static_cast<int>(slot)];
 }
 
+// Copies of inputs run in slices on the call's threads (under the GIL, which the workers never
+// touch): a serial copy of a batch's megabytes would cost a 2-thread call several percent.
+constexpr Index kCopySlice = Index(1) << 14;  // elements per work item
+template <class T, class Fn>
+void for_slices(Index n, int n_threads, Fn&& fn) {
+  parallel_for((n + kCopySlice - 1) / kCopySlice, n_threads,
+               [&](Index c) { fn(c * kCopySlice, std::min(n, (c + 1) * kCopySlice)); });
+}
+
 // A copy of n values of a caller's array, owned or in a leased scratch buffer.
 template <class T>
 class Copy {
  public:
   Copy() = default;
-  Copy(const T* src, Index n, CopyTo to) {
+  Copy(const T* src, Index n, CopyTo to, int n_threads = 1) {
     if (to != CopyTo::kOwned && !call_scratch<T>(to).leased) {
       scratch_ = &call_scratch<T>(to);
       scratch_->leased = true;
     }
-    vec().assign(src, src + n);
+    std::vector<T>& v = vec();
+    v.resize(static_cast<std::size_t>(n));
+    for_slices<T>(n, n_threads, [&](Index b, Index e) { std::copy(src + b, src + e, v.data() + b); });
   }
   Copy(Copy&& other) noexcept : own_(std::move(other.own_)), scratch_(other.scratch_) { other.scratch_ = nullptr; }
   Copy& operator=(Copy&& other) noexcept {
@@ -103,7 +116,7 @@ struct Contexts {
   Copy<double> x;
   Index n = 0;
   Contexts() = default;
-  Contexts(const CArray<double>& a, int d, const char* name, CopyTo to = CopyTo::kOwned);
+  Contexts(const CArray<double>& a, int d, const char* name, CopyTo to = CopyTo::kOwned, int n_threads = 1);
   const double* data() const { return x.data(); }
 };
 
@@ -112,7 +125,8 @@ struct Contexts {
 struct Tokens {
   Copy<std::int32_t> y;
   Tokens() = default;
-  Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to = CopyTo::kOwned);
+  Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char* name, CopyTo to = CopyTo::kOwned,
+         int n_threads = 1);
   const std::int32_t* data() const { return y.data(); }
 };
 
