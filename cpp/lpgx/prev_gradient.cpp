@@ -1,7 +1,12 @@
 #include "prev_gradient.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "gradient.hpp"
 
@@ -15,6 +20,25 @@ bool prev_gradient_by_token(const Policy& pol) {
 namespace {
 
 constexpr int kCols = 8;  // previous tokens per work item: one cache line of each row of W2
+
+// The work items' columns. When every row of W2 starts at the same offset in a cache line (k a
+// multiple of kCols), the items are shifted so that each one's segment of a row is a whole
+// line, and it is written with streaming stores: writing k² doubles is the step's largest
+// memory traffic, and a line written whole need not be read first.
+struct Blocks {
+  int k, lead = 0;  // columns of a short first block, so the others start on a line
+  bool whole_lines = false;
+  Blocks(int k_, const double* w2) : k(k_) {
+    const auto doubles = reinterpret_cast<std::uintptr_t>(w2) / sizeof(double);
+#if defined(__SSE2__)
+    whole_lines = k % kCols == 0 && reinterpret_cast<std::uintptr_t>(w2) % sizeof(double) == 0;
+#endif
+    if (whole_lines) lead = int((kCols - doubles % kCols) % kCols);
+  }
+  Index count() const { return (lead ? 1 : 0) + (Index(k - lead) + kCols - 1) / kCols; }
+  int begin(Index b) const { return lead && b == 0 ? 0 : lead + int(b - (lead ? 1 : 0)) * kCols; }
+  int size(Index b) const { return lead && b == 0 ? lead : std::min(kCols, k - begin(b)); }
+};
 
 struct Scratch {
   SeqState st;
@@ -45,9 +69,9 @@ void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_
       for (int i = 1; i < N; ++i)
         if (weight(b * N + i) != 0.0) token[std::size_t(next[std::size_t(y[b * N + i - 1])]++)] = b * N + i;
   }
-  parallel_for_with((Index(k) + kCols - 1) / kCols, n_threads, [&] { return Scratch(k); },
-                    [&](Index block, Scratch& sc) {
-    const int p0 = int(block) * kCols, np = std::min(kCols, k - p0);
+  const Blocks blocks(k, w2);
+  parallel_for_with(blocks.count(), n_threads, [&] { return Scratch(k); }, [&](Index block, Scratch& sc) {
+    const int p0 = blocks.begin(block), np = blocks.size(block);
     SeqState& st = sc.st;
     for (int j = 0; j < np; ++j) {
       const int p = p0 + j;
@@ -78,10 +102,23 @@ void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_
       if (chunk >= 0) total += sc.partial;
     }
     // Columns p0 … p0 + np − 1 of W2, one cache line per row; unvisited ones are zero.
+    bool visited[kCols];
+    for (int j = 0; j < np; ++j) visited[j] = start[std::size_t(p0 + j)] != start[std::size_t(p0 + j) + 1];
+#if defined(__SSE2__)
+    if (blocks.whole_lines && np == kCols) {
+      alignas(64) double line[kCols];
+      for (Index c = 0; c < k; ++c) {
+        for (int j = 0; j < kCols; ++j) line[j] = visited[j] ? sc.total(c, j) : 0.0;
+        double* wc = w2 + c * k + p0;
+        for (int j = 0; j < kCols; j += 2) _mm_stream_pd(wc + j, _mm_load_pd(line + j));
+      }
+      _mm_sfence();
+      return;
+    }
+#endif
     for (Index c = 0; c < k; ++c) {
       double* wc = w2 + c * k + p0;
-      for (int j = 0; j < np; ++j)
-        wc[j] = start[std::size_t(p0 + j)] != start[std::size_t(p0 + j) + 1] ? sc.total(c, j) : 0.0;
+      for (int j = 0; j < np; ++j) wc[j] = visited[j] ? sc.total(c, j) : 0.0;
     }
   });
 }
