@@ -2,9 +2,10 @@
 """Plot logits/s against the vocabulary k (log-log) from a ``bench_scaling.py --json`` file.
 
 One panel per (block set, N); in each, one line per implementation (colour) and operation
-(line style). Skipped cases leave gaps.
+(line style). Skipped cases leave gaps. Several files are drawn together (a case measured in
+more than one: the first file's).
 
-    python bench/plot_scaling.py scaling.json -o scaling.png
+    python bench/plot_scaling.py scaling.json [more.json ...] -o scaling.png
 """
 from __future__ import annotations
 
@@ -20,19 +21,26 @@ COLOURS = {"lpgx": "C0", "numpy": "C1", "torch f32": "C2", "torch f64": "C3"}
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("json", help="output of bench_scaling.py --json")
+    ap.add_argument("json", nargs="+", help="outputs of bench_scaling.py --json")
     ap.add_argument("-o", "--out", default="scaling.png", help="image file to write")
     args = ap.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(args.json) as fh:
-        data = json.load(fh)
-    cases = [c for c in data["cases"] if "results" in c]
+    files = []
+    for path in args.json:
+        with open(path) as fh:
+            files.append(json.load(fh))
+    data = files[0]  # the title's machine and settings
+    cases, seen = [], set()
+    for c in (c for f in files for c in f["cases"] if "results" in c):
+        if (c["blocks"], c["k"], c["N"]) not in seen:
+            seen.add((c["blocks"], c["k"], c["N"]))
+            cases.append(c)
     panels = sorted({(c["blocks"], c["N"]) for c in cases}, key=lambda p: (p[0] != "default", p[0], p[1]))
     if not panels:
-        print("no measured cases in", args.json, file=sys.stderr)
+        print("no measured cases in", " ".join(args.json), file=sys.stderr)
         return 1
     blocks = sorted({p[0] for p in panels}, key=lambda b: (b != "default", b))
     Ns = sorted({p[1] for p in panels})
