@@ -329,22 +329,42 @@ def test_save_through_a_symlink_keeps_the_link(tmp_path):
     assert link.is_symlink() and lpgx.LinearARModel.load(target) == m
 
 
-def test_save_to_a_device_writes_it_and_keeps_the_device():
-    lpgx.LinearARModel(3, 2, 1).save("/dev/null")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+@pytest.fixture
+def device(tmp_path):
+    """A character device (memory-device minor: 3 null, 7 full): our own node in tmp_path where
+    this user may make one, so that a save that replaced its target (the bug) would replace that
+    node and not the machine's /dev/null; otherwise /dev's, which an unprivileged save cannot
+    replace."""
+    def make(name: str, minor: int) -> str:
+        path = tmp_path / name
+        try:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+            with open(path, "rb"):  # a nodev mount refuses to open it
+                pass
+            return str(path)
+        except OSError:
+            return f"/dev/{name}"
+    return make
+
+
+def test_save_to_a_device_writes_it_and_keeps_the_device(device):
+    null = device("null", 3)
+    lpgx.LinearARModel(3, 2, 1).save(null)
+    assert stat.S_ISCHR(os.stat(null).st_mode)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
-def test_a_full_device_is_reported_under_its_own_name():
+def test_a_full_device_is_reported_under_its_own_name(device):
+    full = device("full", 7)
     try:
-        with open("/dev/full", "wb"):
+        with open(full, "wb"):
             pass
     except OSError:
-        pytest.skip("/dev/full is not writable here")
+        pytest.skip(f"{full} is not writable here")
     with pytest.raises(OSError) as info:
-        lpgx.LinearARModel(3, 2, 1).save("/dev/full")
-    assert "/dev/full" in str(info.value)
-    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+        lpgx.LinearARModel(3, 2, 1).save(full)
+    assert full in str(info.value)
+    assert stat.S_ISCHR(os.stat(full).st_mode)
 
 
 def test_save_errors_name_the_callers_path(tmp_path):
