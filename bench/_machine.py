@@ -36,6 +36,18 @@ def others_busy_percent(start: Optional[Counters], end: Optional[Counters]) -> O
     return round(100.0 * max(busy - own, 0.0) / total, 1) if total > 0 else None
 
 
+def status_kb(field: str) -> Optional[int]:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``, ``VmHWM``, ...), or None without /proc."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def busy_percent(seconds: float = 1.0) -> Optional[float]:
     """Share of the CPUs used by other processes over ``seconds``, measured while idle."""
     c0 = cpu_counters()

@@ -18,18 +18,12 @@ from typing import List, Optional
 
 import lpgx
 
-from _machine import busy_percent, cpu_counters, machine_info, others_busy_percent  # bench/_machine.py
+from _machine import busy_percent, cpu_counters, machine_info, others_busy_percent, status_kb  # bench/_machine.py
 
 
 def peak_rss_mib() -> Optional[float]:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    hwm = status_kb("VmHWM")
+    return None if hwm is None else hwm / 1024
 
 
 def main(argv: Optional[List[str]] = None) -> int:

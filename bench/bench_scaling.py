@@ -60,7 +60,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 import lpgx
-from _machine import cpu_counters, others_busy_percent  # bench/_machine.py
+from _machine import cpu_counters, others_busy_percent, status_kb  # bench/_machine.py
 from _machine import machine_info as _machine_info
 
 try:
@@ -254,17 +254,6 @@ def torch_grad(tm: TorchModel, xt, yt, wt):
 # ----------------------------------------------------------------------------------------
 # memory and CPU accounting
 
-def _status_kb(field: str) -> Optional[int]:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def _reset_hwm() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as fh:
@@ -282,13 +271,13 @@ except (OSError, AttributeError):
 
 def _hwm_works() -> bool:
     """Whether VmHWM can be reset here (Linux ≥ 4.0): a 64 MiB array must show up, then go."""
-    if not _reset_hwm() or _status_kb("VmHWM") is None:
+    if not _reset_hwm() or status_kb("VmHWM") is None:
         return False
     a = np.ones(8 << 20)
-    grown = _status_kb("VmHWM") - _status_kb("VmRSS") + a.nbytes // 1024
+    grown = status_kb("VmHWM") - status_kb("VmRSS") + a.nbytes // 1024
     del a
     _reset_hwm()
-    return grown > 60 * 1024 and _status_kb("VmHWM") - _status_kb("VmRSS") < 16 * 1024
+    return grown > 60 * 1024 and status_kb("VmHWM") - status_kb("VmRSS") < 16 * 1024
 
 
 HWM_WORKS = _hwm_works()
@@ -303,9 +292,9 @@ def peak_bytes(fn: Callable[[], object]) -> Optional[int]:
     if _malloc_trim is not None:
         _malloc_trim(0)                         # memory freed by earlier calls goes back first
     _reset_hwm()
-    rss0 = _status_kb("VmRSS")
+    rss0 = status_kb("VmRSS")
     out = fn()
-    peak = _status_kb("VmHWM") - rss0
+    peak = status_kb("VmHWM") - rss0
     del out
     return max(peak, 0) * 1024
 

@@ -20,7 +20,7 @@ Tokens::Tokens(const CArray<std::int32_t>& a, Index B, int N, int k, const char*
   y = Copy<std::int32_t>(a.data(), B * N, to, n_threads);
   std::atomic<bool> ok{true};
   const std::int32_t* t = y.data();
-  for_slices<std::int32_t>(B * N, n_threads, [&](Index b, Index e) {
+  for_slices(B * N, n_threads, [&](Index b, Index e) {
     bool in_range = true;
     for (Index i = b; i < e; ++i) in_range &= (t[i] >= 0) & (t[i] < k);
     if (!in_range) ok.store(false, std::memory_order_relaxed);

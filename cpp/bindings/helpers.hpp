@@ -4,7 +4,6 @@
 // kind tables.
 #pragma once
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -66,7 +65,7 @@ Scratch<T>& call_scratch(CopyTo slot) {
 // Copies of inputs run in slices on the call's threads (under the GIL, which the workers never
 // touch): a serial copy of a batch's megabytes would cost a 2-thread call several percent.
 constexpr Index kCopySlice = Index(1) << 14;  // elements per work item
-template <class T, class Fn>
+template <class Fn>
 void for_slices(Index n, int n_threads, Fn&& fn) {
   parallel_for((n + kCopySlice - 1) / kCopySlice, n_threads,
                [&](Index c) { fn(c * kCopySlice, std::min(n, (c + 1) * kCopySlice)); });
@@ -84,7 +83,7 @@ class Copy {
     }
     std::vector<T>& v = vec();
     v.resize(static_cast<std::size_t>(n));
-    for_slices<T>(n, n_threads, [&](Index b, Index e) { std::copy(src + b, src + e, v.data() + b); });
+    for_slices(n, n_threads, [&](Index b, Index e) { std::copy(src + b, src + e, v.data() + b); });
   }
   Copy(Copy&& other) noexcept : own_(std::move(other.own_)), scratch_(other.scratch_) { other.scratch_ = nullptr; }
   Copy& operator=(Copy&& other) noexcept {
