@@ -38,18 +38,27 @@ def test_matches_reference(blocks):
 @pytest.mark.parametrize("blocks", [("context", "prev_token"), ("context", "prev_token", "position", "bias"),
                                     ("prev_token", "context_position")], ids="+".join)
 @pytest.mark.parametrize("k", [65, 72, 130, 136])
-def test_large_vocabulary_gradient_matches_reference(blocks, k):
+@pytest.mark.parametrize("B", [8, 40], ids=["few-prev", "most-prev"])
+def test_large_vocabulary_gradient_matches_reference(blocks, k, B):
     """Past 64 tokens the prev-token block's gradient takes other routes (recomputed by previous
     token, or sparse rows with context_position): against the reference, with zero weights that
-    the engine skips, 40 sequences in several chunks, and identical bits for 1 and 2 threads.
-    With k a multiple of 8 the block is written in whole cache lines, in work items that depend
-    on where the result array starts: the bits must not (arrays of other sizes in between move it)."""
+    the engine skips, sequences in several chunks, and identical bits for 1 and 2 threads.
+    Recomputed by previous token, W2 is written row by row when at most half the previous
+    tokens occur (B = 8), and in blocks of columns otherwise (B = 40). With k a multiple of 8
+    those blocks are written in whole cache lines, in work items that depend on where the
+    result array starts: the bits must not (arrays of other sizes in between move it)."""
     rng = np.random.default_rng(k)
-    N, d, B = 6, 3, 40
+    N, d = 6, 3
     m, x = cases.random_model(rng, 0.5, B, k, N, d, blocks=blocks)
     y = m.sample(x, rng=1)
     y[:, 1] = y[0, 1]  # many positions after the same previous token
+    if B > 8:  # every previous token occurs
+        cover = y[:, [0, 2, 3, 4]].ravel()
+        cover[:k] = np.arange(k)
+        y[:, [0, 2, 3, 4]] = cover.reshape(B, 4)
     weights = rng.standard_normal((B, N)) * (rng.random((B, N)) < 0.8)
+    prevs = np.unique(y[:, :-1][weights[:, 1:] != 0])
+    assert (2 * prevs.size <= k) == (B == 8)
     g1 = m.grad_log_prob(x, y, weights, n_threads=1)
     np.testing.assert_array_equal(g1, m.grad_log_prob(x, y, weights, n_threads=2))
     np.testing.assert_allclose(g1, ref.grad(k, N, d, blocks, m.w, x, y, weights), rtol=1e-9, atol=1e-11)

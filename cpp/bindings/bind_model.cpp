@@ -111,7 +111,7 @@ void bind_model(py::module_& m) {
                check_shape(*weights, "weights", {B, h.spec.N});
                wts = Copy<double>(weights->data(), B * h.spec.N, CopyTo::kScratch1, n_threads);
              }
-             CArray<double> grad({h.spec.num_params});
+             CArray<double> grad = zeros(h.spec.num_params);  // grad_log_prob's flat layout writes only nonzeros
              CArray<double> logp({B, Index(h.spec.N)});
              double* g = grad.mutable_data();
              double* lp = logp.mutable_data();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "helpers.hpp"
+#include "lpgx/huge_pages.hpp"
 #include "lpgx/inputs.hpp"
 #include "lpgx/task.hpp"
 
@@ -17,7 +18,9 @@ struct ModelHandle {
   Eigen::VectorXd w;  // the parameters in the engine's internal layout (model.hpp), aligned
   std::atomic<bool> busy{false};  // a training run or an algorithm is updating w
 
-  ModelHandle(int k, int N, int d, unsigned blocks) : spec(k, N, d, blocks), w(Eigen::VectorXd::Zero(spec.num_params)) {}
+  ModelHandle(int k, int N, int d, unsigned blocks) : spec(k, N, d, blocks), w(huge_page_vector(spec.num_params)) {
+    w.setZero();
+  }
   // A new array of the parameters in the flat layout of theory §1.
   py::array_t<double> flat() const {
     py::array_t<double> out({spec.num_params});

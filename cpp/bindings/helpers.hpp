@@ -31,6 +31,12 @@ namespace py = pybind11;
 template <class T>
 using CArray = py::array_t<T, py::array::c_style>;
 
+// A new float64 array of n zeros from numpy.zeros: calloc, so a large one costs no pass here
+// (the kernel zeroes each page when it is first written).
+inline CArray<double> zeros(Index n) {
+  return py::module_::import("numpy").attr("zeros")(n).cast<CArray<double>>();
+}
+
 inline void require(bool ok, const std::string& what) {
   if (!ok) throw py::value_error(what);
 }

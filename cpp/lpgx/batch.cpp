@@ -59,21 +59,42 @@ class OrderedDenseFlush {
 void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
             std::int32_t* y, double* logp, int n_threads) {
   const Spec& s = pol.spec();
-  ErrorFlag err;
-  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
-    Philox rng(key, stream0 + std::uint64_t(b));
-    pol.begin(x + b * s.d, w);
-    if (logp) w.begin_log_probs(s.N);
+  // Without the memo, a token's W2 row comes from memory at large k, and which row is known
+  // only once the previous token is drawn. So a work item takes G sequences in turn, position
+  // by position, and each fetches the row that the sequence before it has just drawn while its
+  // own exponentials run (while there are enough sequences to keep every thread busy). Each
+  // sequence keeps its own state and stream: the same tokens as one at a time.
+  const int G = pol.memoises() || !s.has(kPrevToken) || B < 2 * Index(n_threads) ? 1 : 2;
+  struct Seq {
+    SeqState w;
+    Philox rng;
     int prev = -1;
-    for (int i = 0; i < s.N; ++i) {
-      NextToken t;
-      if (!pol.next(w, i, prev, t)) { err.set(pol.non_finite_message()); return; }
-      const int c = t.draw(rng.uniform());
-      y[b * s.N + i] = c;
-      if (logp) w.record(i, t.logits[c], t.norm);
-      prev = c;
+  };
+  ErrorFlag err;
+  parallel_for_with((B + G - 1) / G, n_threads, [&] { return std::vector<Seq>(std::size_t(G), Seq{SeqState(s.k), Philox(0, 0)}); },
+                    [&](Index item, std::vector<Seq>& group) {
+    const Index b0 = item * G;
+    const int n = int(std::min<Index>(G, B - b0));
+    for (int g = 0; g < n; ++g) {
+      Seq& q = group[std::size_t(g)];
+      q.rng = Philox(key, stream0 + std::uint64_t(b0 + g));
+      q.prev = -1;
+      pol.begin(x + (b0 + g) * s.d, q.w);
+      if (logp) q.w.begin_log_probs(s.N);
     }
-    if (logp) w.write_log_probs(logp + b * s.N);
+    for (int i = 0; i < s.N; ++i)
+      for (int g = 0; g < n; ++g) {
+        Seq& q = group[std::size_t(g)];
+        const int upcoming = n > 1 ? group[std::size_t((g + n - 1) % n)].prev : -1;
+        NextToken t;
+        if (!pol.next(q.w, i, q.prev, t, upcoming)) { err.set(pol.non_finite_message()); return; }
+        const int c = t.draw(q.rng.uniform());
+        y[(b0 + g) * s.N + i] = c;
+        if (logp) q.w.record(i, t.logits[c], t.norm);
+        q.prev = c;
+      }
+    if (logp)
+      for (int g = 0; g < n; ++g) group[std::size_t(g)].w.write_log_probs(logp + (b0 + g) * s.N);
   });
   err.rethrow();
 }
@@ -86,7 +107,7 @@ bool sequence_log_probs(const Policy& pol, SeqState& st, const std::int32_t* y, 
   st.begin_log_probs(N);
   for (int i = 0; i < N; ++i) {
     NextToken t;
-    if (!pol.next(st, i, i ? y[i - 1] : -1, t)) return false;
+    if (!pol.next(st, i, i ? y[i - 1] : -1, t, i + 1 < N ? y[i] : -1)) return false;
     st.record(i, t.logits[y[i]], t.norm);
   }
   st.write_log_probs(out);
@@ -161,11 +182,6 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads, bool flat) {
   const Spec& s = pol.spec();
-  if (flat) {  // zero all but the prev-token block, which the flush writes
-    const Index kk = s.has(kPrevToken) ? Index(s.k) * s.k : 0, head = s.has(kPrevToken) ? s.off_prev : 0;
-    std::fill_n(grad, head, 0.0);
-    std::fill(grad + head + kk, grad + s.num_params, 0.0);
-  }
   // Large vocabularies: the prev-token block in a second pass, by previous token (prev_gradient.hpp).
   const bool by_token = flat && prev_gradient_by_token(pol);
   const Chunks chunks(B, GradAccum::dense_size(s));

@@ -37,8 +37,9 @@ void log_prob(const Policy& pol, const double* x, const std::int32_t* y, Index B
 void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_threads);
 
 // ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones): added to grad,
-// which starts at zero, in the internal layout (flat = false), or written to grad (need not be
-// initialised) in the flat layout of theory §1.
+// which starts at zero, in the internal layout (flat = false) or the flat layout of theory §1
+// (flat = true). Only the nonzero entries of W2's gradient are written: at large k most
+// columns are zero, and a zeroed result from calloc costs no pass of its own.
 // token_logp (B×N) receives the log-probs when non-null.
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
                    Index B, double* grad, double* token_logp, int n_threads, bool flat = false);

@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "huge_pages.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -87,7 +89,10 @@ Policy Policy::copied(const Spec& spec, const double* w) { return Policy(spec, w
 
 Policy::Policy(const Spec& spec, const double* w, bool copy)
     : spec_(spec), memoise_(memoisable(spec)) {
-  if (copy) own_ = Eigen::Map<const Eigen::VectorXd>(w, spec.num_params);
+  if (copy) {
+    own_ = huge_page_vector(spec.num_params);
+    own_ = Eigen::Map<const Eigen::VectorXd>(w, spec.num_params);  // same size: no reallocation
+  }
   w_ = copy ? own_.data() : w;
   if (spec_.num_params > kBoundScanMax) {
     ctx_max_ = rest_max_ = std::numeric_limits<double>::infinity();
@@ -158,12 +163,13 @@ const char* Policy::non_finite_message() const {
   return std::isnan(ctx_max_) || std::isnan(rest_max_) ? kNonFiniteWeights : kNonFinite;
 }
 
-bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out) const {
+bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out, int upcoming) const {
   logits(st, i, prev, st.logits.data());
   out.logits = st.logits.data();
   out.e = st.p.data();
   out.cdf = nullptr;
-  return exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe);
+  const double* ahead = upcoming >= 0 && spec_.has(kPrevToken) ? w_ + spec_.off_prev + Index(upcoming) * spec_.k : nullptr;
+  return exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe, ahead);
 }
 
 bool Policy::fill_row(SeqState& st, int prev) const {

@@ -149,9 +149,12 @@ class Policy {
   // sequence has at most k + 1 distinct ones: each is computed once per begin() and
   // recalled after that (at N = 128, k = 32 that is ≥ 4x fewer exponentials). Recalled and
   // recomputed values are the same bits. out's pointers are valid until the next call.
-  bool next(SeqState& st, int i, int prev, NextToken& out) const {
+  // `upcoming` (≥ 0 when known): the previous token of the next call on this thread. Its W2
+  // row is fetched towards the cache while this position's exponentials run: at large k the
+  // rows come from memory, and a row read on demand is a wait. The values are the same bits.
+  bool next(SeqState& st, int i, int prev, NextToken& out, int upcoming = -1) const {
     out.k = spec_.k;
-    if (!memoise_) return next_computed(st, i, prev, out);
+    if (!memoise_) return next_computed(st, i, prev, out, upcoming);
     const std::size_t r = std::size_t(prev + 1);
     if (!st.known[r] && !fill_row(st, prev)) return false;
     const Index at = Index(r) * st.stride;
@@ -167,7 +170,7 @@ class Policy {
 
  private:
   Policy(const Spec& spec, const double* w, bool copy);
-  bool next_computed(SeqState& st, int i, int prev, NextToken& out) const;  // no memo
+  bool next_computed(SeqState& st, int i, int prev, NextToken& out, int upcoming) const;  // no memo
   bool fill_row(SeqState& st, int prev) const;  // memo row prev + 1
   Spec spec_;
   bool memoise_ = false;
@@ -208,13 +211,24 @@ inline bool gaps_finite(const double* l, int k, double m) {
 // e = exp(l − max) (stable: no overflow) and its normaliser. With `check`, returns false
 // when a logit, or a gap l − max, is not finite (the weights are too large for float64);
 // sequences whose logits are provably finite (SeqState::safe) skip that pass.
-inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check) {
+// With `ahead`, the k doubles there are prefetched (into L2) along the way: a line per 8 values,
+// so the fetches overlap the arithmetic instead of queueing behind a burst.
+inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check,
+                        const double* ahead = nullptr) {
   const double m = norm.max = row_max(logits, k);
   if (check && !gaps_finite(logits, k, m)) return false;  // also catches NaN logits (and so a NaN max)
   // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and on
   // exp_nonpositive's domain; it changes nothing that matters: those terms are < 1e-304
   // next to the max's 1.
-  for (int c = 0; c < k; ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+  if (ahead) {
+    constexpr int kSpan = 32;  // values per step: 4 cache lines of the row ahead
+    for (int c0 = 0; c0 < k; c0 += kSpan) {
+      for (int c = c0; c < std::min(c0 + kSpan, k); c += 8) __builtin_prefetch(ahead + c, 0, 2);
+      for (int c = c0; c < std::min(c0 + kSpan, k); ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+    }
+  } else {
+    for (int c = 0; c < k; ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+  }
   norm.z = Eigen::Map<const Eigen::ArrayXd>(e, k).sum();
   return true;
 }

@@ -9,6 +9,7 @@
 #endif
 
 #include "gradient.hpp"
+#include "huge_pages.hpp"
 
 namespace lpgx {
 
@@ -47,63 +48,98 @@ struct Scratch {
   explicit Scratch(int k) : st(k), partial(k), total(k, kCols) {}
 };
 
-}  // namespace
-
-void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
-                        const Chunks& chunks, double* w2, int n_threads) {
-  const Spec& s = pol.spec();
-  const int k = s.k, N = s.N;
-  const Index B = chunks.n;
-  const auto weight = [&](Index t) { return weights ? weights[t] : 1.0; };
-  // The tokens i ≥ 1 with a ≠ 0 (pass 1 skips a = 0), grouped by previous token, each group
-  // in (b, i) order: a counting sort.
-  std::vector<Index> start(std::size_t(k) + 1, 0);
-  for (Index b = 0; b < B; ++b)
-    for (int i = 1; i < N; ++i)
-      if (weight(b * N + i) != 0.0) ++start[std::size_t(y[b * N + i - 1]) + 1];
-  for (int p = 0; p < k; ++p) start[std::size_t(p) + 1] += start[std::size_t(p)];
-  std::vector<Index> token(std::size_t(start[std::size_t(k)]));
-  {
+// The tokens i ≥ 1 with a ≠ 0 (pass 1 skips a = 0), grouped by previous token, each group in
+// (b, i) order: a counting sort. Tokens of previous token p: token[start[p] … start[p + 1]).
+struct ByPrev {
+  std::vector<Index> start, token;
+  ByPrev(int k, int N, Index B, const std::int32_t* y, const double* weights) : start(std::size_t(k) + 1, 0) {
+    const auto counted = [&](Index t) { return !weights || weights[t] != 0.0; };
+    for (Index b = 0; b < B; ++b)
+      for (int i = 1; i < N; ++i)
+        if (counted(b * N + i)) ++start[std::size_t(y[b * N + i - 1]) + 1];
+    for (int p = 0; p < k; ++p) start[std::size_t(p) + 1] += start[std::size_t(p)];
+    token.resize(std::size_t(start[std::size_t(k)]));
     std::vector<Index> next(start.begin(), start.end() - 1);
     for (Index b = 0; b < B; ++b)
       for (int i = 1; i < N; ++i)
-        if (weight(b * N + i) != 0.0) token[std::size_t(next[std::size_t(y[b * N + i - 1])]++)] = b * N + i;
+        if (counted(b * N + i)) token[std::size_t(next[std::size_t(y[b * N + i - 1])]++)] = b * N + i;
   }
+  bool visited(int p) const { return start[std::size_t(p)] != start[std::size_t(p) + 1]; }
+};
+
+// total (k values) = ∂/∂W2[:, p]: the same operations as pass 1's next_computed and
+// accumulate, per chunk from zero and then over the chunks in order, so the same bits.
+void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
+                  const Chunks& chunks, const ByPrev& by, int p, Scratch& sc, double* total_out) {
+  const int k = pol.spec().k, N = pol.spec().N;
+  SeqState& st = sc.st;
+  Eigen::Map<Eigen::VectorXd> total(total_out, k);
+  total.setZero();
+  Index chunk = -1, b_loaded = -1;
+  for (Index r = by.start[std::size_t(p)]; r < by.start[std::size_t(p) + 1]; ++r) {
+    const Index t = by.token[std::size_t(r)], b = t / N;
+    const int i = int(t % N);
+    if (b / chunks.size != chunk) {  // a new chunk: the last one's sum joins the total
+      if (chunk >= 0) total += sc.partial;
+      chunk = b / chunks.size;
+      sc.partial.setZero();
+    }
+    if (b != b_loaded) {
+      st.base = Eigen::Map<const Eigen::VectorXd>(base + b * k, k);
+      b_loaded = b;
+    }
+    pol.logits(st, i, p, st.logits.data());
+    LogNorm norm;
+    exp_shifted(st.logits.data(), st.p.data(), k, norm, false);  // pass 1 checked finiteness
+    const double a = weights ? weights[t] : 1.0, scale = -a / norm.z;
+    for (int c = 0; c < k; ++c) st.p[c] = st.p[c] * scale;
+    st.p[y[t]] += a;
+    sc.partial += st.p;
+  }
+  if (chunk >= 0) total += sc.partial;
+}
+
+// Few previous tokens visited (the common case at large k, where a call's B·N tokens are far
+// fewer than k): their sums go to a compact table first (visited · k doubles), then the
+// visited columns of W2 are written a few rows at a time. A page of the result is then
+// written right after the kernel has zeroed it (calloc), while it is still in cache.
+void write_rows(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
+                const Chunks& chunks, const ByPrev& by, double* w2, int n_threads) {
+  const int k = pol.spec().k;
+  std::vector<int> visited;
+  for (int p = 0; p < k; ++p)
+    if (by.visited(p)) visited.push_back(p);
+  const Index V = Index(visited.size());
+  Eigen::VectorXd sums = huge_page_vector(V * k);  // row j: the sums of previous token visited[j]
+  parallel_for_with(V, n_threads, [&] { return Scratch(k); }, [&](Index j, Scratch& sc) {
+    sum_for_prev(pol, base, y, weights, chunks, by, visited[std::size_t(j)], sc, sums.data() + j * k);
+  });
+  // Rows of W2 per work item: the visited sums are read kRows at a time (whole lines), the
+  // next ones fetched ahead since they are a row of the table apart.
+  constexpr Index kRows = 8, kAhead = 8;
+  parallel_for((Index(k) + kRows - 1) / kRows, n_threads, [&](Index tile) {
+    const Index c0 = tile * kRows, nc = std::min<Index>(kRows, k - c0);
+    for (Index j = 0; j < V; ++j) {
+      if (j + kAhead < V) __builtin_prefetch(sums.data() + (j + kAhead) * k + c0, 0, 0);
+      const double* src = sums.data() + j * k + c0;
+      double* dst = w2 + c0 * k + visited[std::size_t(j)];
+      for (Index c = 0; c < nc; ++c) dst[c * k] = src[c];
+    }
+  });
+}
+
+// Many previous tokens visited: blocks of kCols columns, each summed and written at once, every
+// line of W2 written whole (and only once) with streaming stores.
+void write_column_blocks(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
+                         const Chunks& chunks, const ByPrev& by, double* w2, int n_threads) {
+  const int k = pol.spec().k;
   const Blocks blocks(k, w2);
   parallel_for_with(blocks.count(), n_threads, [&] { return Scratch(k); }, [&](Index block, Scratch& sc) {
     const int p0 = blocks.begin(block), np = blocks.size(block);
-    SeqState& st = sc.st;
-    for (int j = 0; j < np; ++j) {
-      const int p = p0 + j;
-      auto total = sc.total.col(j);
-      total.setZero();
-      Index chunk = -1, b_loaded = -1;
-      for (Index r = start[std::size_t(p)]; r < start[std::size_t(p) + 1]; ++r) {
-        const Index t = token[std::size_t(r)], b = t / N;
-        const int i = int(t % N);
-        if (b / chunks.size != chunk) {  // a new chunk: the last one's sum joins the total
-          if (chunk >= 0) total += sc.partial;
-          chunk = b / chunks.size;
-          sc.partial.setZero();
-        }
-        if (b != b_loaded) {
-          st.base = Eigen::Map<const Eigen::VectorXd>(base + b * k, k);
-          b_loaded = b;
-        }
-        // The same operations as pass 1's next_computed and accumulate: the same bits.
-        pol.logits(st, i, p, st.logits.data());
-        LogNorm norm;
-        exp_shifted(st.logits.data(), st.p.data(), k, norm, false);  // pass 1 checked finiteness
-        const double a = weight(t), scale = -a / norm.z;
-        for (int c = 0; c < k; ++c) st.p[c] = st.p[c] * scale;
-        st.p[y[t]] += a;
-        sc.partial += st.p;
-      }
-      if (chunk >= 0) total += sc.partial;
-    }
+    for (int j = 0; j < np; ++j) sum_for_prev(pol, base, y, weights, chunks, by, p0 + j, sc, sc.total.col(j).data());
     // Columns p0 … p0 + np − 1 of W2, one cache line per row; unvisited ones are zero.
     bool visited[kCols];
-    for (int j = 0; j < np; ++j) visited[j] = start[std::size_t(p0 + j)] != start[std::size_t(p0 + j) + 1];
+    for (int j = 0; j < np; ++j) visited[j] = by.visited(p0 + j);
 #if defined(__SSE2__)
     if (blocks.whole_lines && np == kCols) {
       alignas(64) double line[kCols];
@@ -121,6 +157,20 @@ void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_
       for (int j = 0; j < np; ++j) wc[j] = visited[j] ? sc.total(c, j) : 0.0;
     }
   });
+}
+
+}  // namespace
+
+void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
+                        const Chunks& chunks, double* w2, int n_threads) {
+  const int k = pol.spec().k;
+  const ByPrev by(k, pol.spec().N, chunks.n, y, weights);
+  int visited = 0;
+  for (int p = 0; p < k; ++p) visited += by.visited(p);
+  if (2 * visited <= k)  // the compact table takes at most half the result's size
+    write_rows(pol, base, y, weights, chunks, by, w2, n_threads);
+  else
+    write_column_blocks(pol, base, y, weights, chunks, by, w2, n_threads);
 }
 
 }  // namespace lpgx

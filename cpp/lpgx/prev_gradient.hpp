@@ -18,7 +18,8 @@ namespace lpgx {
 // tables pass 2 would have to keep for every sequence).
 bool prev_gradient_by_token(const Policy& pol);
 
-// Writes W2's gradient in the flat layout (w2: k × k, W2[c, p] at c·k + p) for the batch whose
+// Adds W2's gradient in the flat layout (w2: k × k, W2[c, p] at c·k + p, zero on entry: only
+// nonzero entries may be written, or lines with zeros written whole) for the batch whose
 // sequences' context logits (SeqState::base after begin) are base (B × k): Σ over tokens i ≥ 1
 // with previous token p and weight a ≠ 0 of a (e_{y_i} − p_i). The sums run as pass 1 would
 // have run them, per chunk of `chunks` from zero and then over the chunks in order, so the
