@@ -59,12 +59,12 @@ class OrderedDenseFlush {
 void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
             std::int32_t* y, double* logp, int n_threads) {
   const Spec& s = pol.spec();
-  // Without the memo, a token's W2 row comes from memory at large k, and which row is known
+  // At large k a token's W2 row comes from memory (Policy::prefetches), and which row is known
   // only once the previous token is drawn. So a work item takes G sequences in turn, position
   // by position, and each fetches the row that the sequence before it has just drawn while its
   // own exponentials run (while there are enough sequences to keep every thread busy). Each
   // sequence keeps its own state and stream: the same tokens as one at a time.
-  const int G = pol.memoises() || !s.has(kPrevToken) || B < 2 * Index(n_threads) ? 1 : 2;
+  const int G = pol.prefetches() && B >= 2 * Index(n_threads) ? 2 : 1;
   struct Seq {
     SeqState w;
     Philox rng;

@@ -88,7 +88,8 @@ Policy::Policy(const Spec& spec, const double* w) : Policy(spec, w, !aligned(w))
 Policy Policy::copied(const Spec& spec, const double* w) { return Policy(spec, w, true); }
 
 Policy::Policy(const Spec& spec, const double* w, bool copy)
-    : spec_(spec), memoise_(memoisable(spec)) {
+    : spec_(spec), memoise_(memoisable(spec)),
+      prefetch_(!memoise_ && spec.has(kPrevToken) && Index(spec.k) * spec.k >= kPrefetchMinW2) {
   if (copy) {
     own_ = huge_page_vector(spec.num_params);
     own_ = Eigen::Map<const Eigen::VectorXd>(w, spec.num_params);  // same size: no reallocation
@@ -145,16 +146,21 @@ void Policy::begin(const double* x, SeqState& st) const {
 }
 
 void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
+  logits_on(st.base.data(), spec_.has(kContextPosition) ? st.ctxpos.data() : nullptr, i, prev, out);
+}
+
+void Policy::logits_on(const double* base, const double* ctxpos, int i, int prev, double* out) const {
   const int k = spec_.k;
   Eigen::Map<Eigen::ArrayXd> o(out, k);
+  const Eigen::Map<const Eigen::ArrayXd> b(base, k);
   if (prev >= 0 && spec_.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ; one pass
-    o = st.base.array() + Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
+    o = b + Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
   else
-    o = st.base.array();
+    o = b;
   if (spec_.has(kPosition))
     o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_position + Index(i) * k, k);
   if (spec_.has(kContextPosition))
-    o += Eigen::Map<const Eigen::ArrayXd>(st.ctxpos.data() + Index(i) * k, k);
+    o += Eigen::Map<const Eigen::ArrayXd>(ctxpos + Index(i) * k, k);
 }
 
 const char* Policy::non_finite_message() const {
@@ -168,7 +174,7 @@ bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out, int up
   out.logits = st.logits.data();
   out.e = st.p.data();
   out.cdf = nullptr;
-  const double* ahead = upcoming >= 0 && spec_.has(kPrevToken) ? w_ + spec_.off_prev + Index(upcoming) * spec_.k : nullptr;
+  const double* ahead = prefetch_ && upcoming >= 0 ? w_ + spec_.off_prev + Index(upcoming) * spec_.k : nullptr;
   return exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe, ahead);
 }
 

@@ -144,6 +144,9 @@ class Policy {
   void begin(const double* x, SeqState& st) const;
   // logits of every token at position i (0-based) after token `prev` (-1 at i = 0).
   void logits(const SeqState& st, int i, int prev, double* out) const;
+  // The same from a sequence's context logits (base, k values) and, with the context_position
+  // block, its N × k table (ctxpos), read in place: elementwise sums, the same bits.
+  void logits_on(const double* base, const double* ctxpos, int i, int prev, double* out) const;
   // The distribution at position i after `prev`; false when a logit is not finite (as
   // exp_shifted). Without the position blocks the logits depend on (x, prev) only, so a
   // sequence has at most k + 1 distinct ones: each is computed once per begin() and
@@ -165,6 +168,9 @@ class Policy {
     return true;
   }
   bool memoises() const { return memoise_; }
+  // Whether next() prefetches the upcoming W2 row: without the memo, and only when W2 is too
+  // large for the caches (below that the prefetches are pure overhead).
+  bool prefetches() const { return prefetch_; }
   // Why a sequence's logits were not finite: NaN/inf in the weights, or values too large.
   const char* non_finite_message() const;
 
@@ -173,7 +179,7 @@ class Policy {
   bool next_computed(SeqState& st, int i, int prev, NextToken& out, int upcoming) const;  // no memo
   bool fill_row(SeqState& st, int prev) const;  // memo row prev + 1
   Spec spec_;
-  bool memoise_ = false;
+  bool memoise_ = false, prefetch_ = false;
   Eigen::VectorXd own_;  // the weights, when copied
   const double* w_;      // the parameters, internal layout (aligned)
   // max |w| of the context-dependent blocks (context, context_position) and the sum of
@@ -184,6 +190,9 @@ class Policy {
 };
 
 constexpr Index kBoundScanMax = Index(1) << 20;
+
+// W2 blocks of at least this many doubles (8 MiB: k ≥ 1024) have their rows prefetched.
+constexpr Index kPrefetchMinW2 = Index(1) << 20;
 
 
 constexpr const char* kNonFinite = "non-finite logits: the weights or contexts are too large for float64";

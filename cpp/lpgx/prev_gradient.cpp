@@ -75,7 +75,7 @@ void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, 
   SeqState& st = sc.st;
   Eigen::Map<Eigen::VectorXd> total(total_out, k);
   total.setZero();
-  Index chunk = -1, b_loaded = -1;
+  Index chunk = -1;
   for (Index r = by.start[std::size_t(p)]; r < by.start[std::size_t(p) + 1]; ++r) {
     const Index t = by.token[std::size_t(r)], b = t / N;
     const int i = int(t % N);
@@ -84,17 +84,22 @@ void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, 
       chunk = b / chunks.size;
       sc.partial.setZero();
     }
-    if (b != b_loaded) {
-      st.base = Eigen::Map<const Eigen::VectorXd>(base + b * k, k);
-      b_loaded = b;
-    }
-    pol.logits(st, i, p, st.logits.data());
+    pol.logits_on(base + b * k, nullptr, i, p, st.logits.data());  // no context_position block here
     LogNorm norm;
     exp_shifted(st.logits.data(), st.p.data(), k, norm, false);  // pass 1 checked finiteness
+    // partial += a (e_y − p), p = e/z: pass 1's g_row (e·scale, then + a at y) added in one go.
+    // Each product is also stored, so it is rounded before the sum (no fused multiply-add).
     const double a = weights ? weights[t] : 1.0, scale = -a / norm.z;
-    for (int c = 0; c < k; ++c) st.p[c] = st.p[c] * scale;
-    st.p[y[t]] += a;
-    sc.partial += st.p;
+    const int yt = y[t];
+    const double at_y = sc.partial[yt];
+    double* e = st.p.data();
+    double* s = sc.partial.data();
+    for (int c = 0; c < k; ++c) {
+      const double v = e[c] * scale;
+      e[c] = v;
+      s[c] += v;
+    }
+    s[yt] = at_y + (e[yt] + a);
   }
   if (chunk >= 0) total += sc.partial;
 }
