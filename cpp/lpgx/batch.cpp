@@ -56,27 +56,28 @@ class OrderedDenseFlush {
 
 }  // namespace
 
-void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
-            std::int32_t* y, double* logp, int n_threads) {
+namespace {
+
+// sample() at large k (Policy::prefetches): a token's W2 row comes from memory, and which row
+// is known only once the previous token is drawn. So a work item takes two sequences in turn,
+// position by position, and each prefetches the row that the other has just drawn while its
+// own exponentials run. Each sequence keeps its own state and stream: the same tokens as one
+// at a time.
+void sample_in_pairs(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
+                     std::int32_t* y, double* logp, int n_threads) {
   const Spec& s = pol.spec();
-  // At large k a token's W2 row comes from memory (Policy::prefetches), and which row is known
-  // only once the previous token is drawn. So a work item takes G sequences in turn, position
-  // by position, and each fetches the row that the sequence before it has just drawn while its
-  // own exponentials run (while there are enough sequences to keep every thread busy). Each
-  // sequence keeps its own state and stream: the same tokens as one at a time.
-  const int G = pol.prefetches() && B >= 2 * Index(n_threads) ? 2 : 1;
   struct Seq {
     SeqState w;
     Philox rng;
     int prev = -1;
   };
   ErrorFlag err;
-  parallel_for_with((B + G - 1) / G, n_threads, [&] { return std::vector<Seq>(std::size_t(G), Seq{SeqState(s.k), Philox(0, 0)}); },
-                    [&](Index item, std::vector<Seq>& group) {
-    const Index b0 = item * G;
-    const int n = int(std::min<Index>(G, B - b0));
+  parallel_for_with((B + 1) / 2, n_threads, [&] { return std::vector<Seq>(2, Seq{SeqState(s.k), Philox(0, 0)}); },
+                    [&](Index item, std::vector<Seq>& pair) {
+    const Index b0 = item * 2;
+    const int n = B - b0 > 1 ? 2 : 1;
     for (int g = 0; g < n; ++g) {
-      Seq& q = group[std::size_t(g)];
+      Seq& q = pair[std::size_t(g)];
       q.rng = Philox(key, stream0 + std::uint64_t(b0 + g));
       q.prev = -1;
       pol.begin(x + (b0 + g) * s.d, q.w);
@@ -84,17 +85,42 @@ void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std:
     }
     for (int i = 0; i < s.N; ++i)
       for (int g = 0; g < n; ++g) {
-        Seq& q = group[std::size_t(g)];
-        const int upcoming = n > 1 ? group[std::size_t((g + n - 1) % n)].prev : -1;
+        Seq& q = pair[std::size_t(g)];
         NextToken t;
-        if (!pol.next(q.w, i, q.prev, t, upcoming)) { err.set(pol.non_finite_message()); return; }
+        if (!pol.next(q.w, i, q.prev, t, pair[std::size_t(n - 1 - g)].prev)) { err.set(pol.non_finite_message()); return; }
         const int c = t.draw(q.rng.uniform());
         y[(b0 + g) * s.N + i] = c;
         if (logp) q.w.record(i, t.logits[c], t.norm);
         q.prev = c;
       }
     if (logp)
-      for (int g = 0; g < n; ++g) group[std::size_t(g)].w.write_log_probs(logp + (b0 + g) * s.N);
+      for (int g = 0; g < n; ++g) pair[std::size_t(g)].w.write_log_probs(logp + (b0 + g) * s.N);
+  });
+  err.rethrow();
+}
+
+}  // namespace
+
+void sample(const Policy& pol, const double* x, Index B, std::uint64_t key, std::uint64_t stream0,
+            std::int32_t* y, double* logp, int n_threads) {
+  // In pairs while there are enough sequences to keep every thread busy.
+  if (pol.prefetches() && B >= 2 * Index(n_threads)) return sample_in_pairs(pol, x, B, key, stream0, y, logp, n_threads);
+  const Spec& s = pol.spec();
+  ErrorFlag err;
+  parallel_for_with(B, n_threads, [&] { return SeqState(s.k); }, [&](Index b, SeqState& w) {
+    Philox rng(key, stream0 + std::uint64_t(b));
+    pol.begin(x + b * s.d, w);
+    if (logp) w.begin_log_probs(s.N);
+    int prev = -1;
+    for (int i = 0; i < s.N; ++i) {
+      NextToken t;
+      if (!pol.next(w, i, prev, t)) { err.set(pol.non_finite_message()); return; }
+      const int c = t.draw(rng.uniform());
+      y[b * s.N + i] = c;
+      if (logp) w.record(i, t.logits[c], t.norm);
+      prev = c;
+    }
+    if (logp) w.write_log_probs(logp + b * s.N);
   });
   err.rethrow();
 }

@@ -173,10 +173,11 @@ bool accumulate(const Policy& pol, SeqState& st, const std::int32_t* y, const do
   if (token_logp) st.begin_log_probs(s.N);
   g.begin_sequence();
   if (kTerms) terms->acc->begin_sequence();
+  const bool fetch = pol.prefetches();  // the next position's W2 row, while this one's exps run
   for (int i = 0; i < s.N; ++i) {
     const int prev = i ? y[i - 1] : -1;
     NextToken t;
-    if (!pol.next(st, i, prev, t, i + 1 < s.N ? y[i] : -1)) return false;
+    if (!pol.next(st, i, prev, t, fetch && i + 1 < s.N ? y[i] : -1)) return false;
     if (token_logp) st.record(i, t.logits[y[i]], t.norm);
     double b = 0.0;  // the sampled KL's weight on ∇log p(y_i)
     if (kTerms && !reg->token_weight(t, y[i], i, prev, *terms->ref_st, b)) return false;

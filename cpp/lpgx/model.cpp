@@ -145,22 +145,28 @@ void Policy::begin(const double* x, SeqState& st) const {
   }
 }
 
+namespace {
+// out = base + W2[:, prev] + P[i] + ctxpos[i] (the blocks the spec has): elementwise sums, so
+// the same bits whether base is a sequence's aligned buffer or a pointer into a table.
+template <class Base>
+void sum_blocks(const Spec& s, const double* w, const Base& base, const double* ctxpos, int i, int prev, double* out) {
+  const int k = s.k;
+  Eigen::Map<Eigen::ArrayXd> o(out, k);
+  if (prev >= 0 && s.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ; one pass
+    o = base + Eigen::Map<const Eigen::ArrayXd>(w + s.off_prev + Index(prev) * k, k);
+  else
+    o = base;
+  if (s.has(kPosition)) o += Eigen::Map<const Eigen::ArrayXd>(w + s.off_position + Index(i) * k, k);
+  if (s.has(kContextPosition)) o += Eigen::Map<const Eigen::ArrayXd>(ctxpos + Index(i) * k, k);
+}
+}  // namespace
+
 void Policy::logits(const SeqState& st, int i, int prev, double* out) const {
-  logits_on(st.base.data(), spec_.has(kContextPosition) ? st.ctxpos.data() : nullptr, i, prev, out);
+  sum_blocks(spec_, w_, st.base.array(), st.ctxpos.data(), i, prev, out);
 }
 
 void Policy::logits_on(const double* base, const double* ctxpos, int i, int prev, double* out) const {
-  const int k = spec_.k;
-  Eigen::Map<Eigen::ArrayXd> o(out, k);
-  const Eigen::Map<const Eigen::ArrayXd> b(base, k);
-  if (prev >= 0 && spec_.has(kPrevToken))  // W2[:, prev]: a row of the internal W2ᵀ; one pass
-    o = b + Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_prev + Index(prev) * k, k);
-  else
-    o = b;
-  if (spec_.has(kPosition))
-    o += Eigen::Map<const Eigen::ArrayXd>(w_ + spec_.off_position + Index(i) * k, k);
-  if (spec_.has(kContextPosition))
-    o += Eigen::Map<const Eigen::ArrayXd>(ctxpos + Index(i) * k, k);
+  sum_blocks(spec_, w_, Eigen::Map<const Eigen::ArrayXd>(base, spec_.k), ctxpos, i, prev, out);
 }
 
 const char* Policy::non_finite_message() const {
@@ -175,7 +181,8 @@ bool Policy::next_computed(SeqState& st, int i, int prev, NextToken& out, int up
   out.e = st.p.data();
   out.cdf = nullptr;
   const double* ahead = prefetch_ && upcoming >= 0 ? w_ + spec_.off_prev + Index(upcoming) * spec_.k : nullptr;
-  return exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe, ahead);
+  return ahead ? exp_shifted_fetching(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe, ahead)
+               : exp_shifted(st.logits.data(), st.p.data(), spec_.k, out.norm, !st.safe);
 }
 
 bool Policy::fill_row(SeqState& st, int prev) const {

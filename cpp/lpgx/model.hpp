@@ -220,23 +220,28 @@ inline bool gaps_finite(const double* l, int k, double m) {
 // e = exp(l − max) (stable: no overflow) and its normaliser. With `check`, returns false
 // when a logit, or a gap l − max, is not finite (the weights are too large for float64);
 // sequences whose logits are provably finite (SeqState::safe) skip that pass.
-// With `ahead`, the k doubles there are prefetched (into L2) along the way: a line per 8 values,
-// so the fetches overlap the arithmetic instead of queueing behind a burst.
-inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check,
-                        const double* ahead = nullptr) {
+inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, bool check) {
   const double m = norm.max = row_max(logits, k);
   if (check && !gaps_finite(logits, k, m)) return false;  // also catches NaN logits (and so a NaN max)
   // Clamping at −700 keeps exp out of the subnormal range (slow on x86) and on
   // exp_nonpositive's domain; it changes nothing that matters: those terms are < 1e-304
   // next to the max's 1.
-  if (ahead) {
-    constexpr int kSpan = 32;  // values per step: 4 cache lines of the row ahead
-    for (int c0 = 0; c0 < k; c0 += kSpan) {
-      for (int c = c0; c < std::min(c0 + kSpan, k); c += 8) __builtin_prefetch(ahead + c, 0, 2);
-      for (int c = c0; c < std::min(c0 + kSpan, k); ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
-    }
-  } else {
-    for (int c = 0; c < k; ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+  for (int c = 0; c < k; ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
+  norm.z = Eigen::Map<const Eigen::ArrayXd>(e, k).sum();
+  return true;
+}
+
+// exp_shifted that also prefetches the k doubles at `ahead` (into L2) along the way, a line per
+// 8 values, so the fetches overlap the arithmetic instead of queueing behind a burst. The
+// same values, bit for bit (each e[c] is the same expression of logits[c] and m).
+inline bool exp_shifted_fetching(const double* logits, double* e, int k, LogNorm& norm, bool check,
+                                 const double* ahead) {
+  const double m = norm.max = row_max(logits, k);
+  if (check && !gaps_finite(logits, k, m)) return false;
+  constexpr int kSpan = 32;  // values per step: 4 cache lines of the row ahead
+  for (int c0 = 0; c0 < k; c0 += kSpan) {
+    for (int c = c0; c < std::min(c0 + kSpan, k); c += 8) __builtin_prefetch(ahead + c, 0, 2);
+    for (int c = c0; c < std::min(c0 + kSpan, k); ++c) e[c] = exp_nonpositive(std::max(logits[c] - m, -700.0));
   }
   norm.z = Eigen::Map<const Eigen::ArrayXd>(e, k).sum();
   return true;
