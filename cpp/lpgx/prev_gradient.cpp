@@ -88,7 +88,8 @@ void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, 
     LogNorm norm;
     exp_shifted(st.logits.data(), st.p.data(), k, norm, false);  // pass 1 checked finiteness
     // partial += a (e_y − p), p = e/z: pass 1's g_row (e·scale, then + a at y) added in one go.
-    // Each product is also stored, so it is rounded before the sum (no fused multiply-add).
+    // Each product is also stored: a product with another use is never fused into the add, so
+    // it is rounded first, as in pass 1 (checked bit for bit against pass 1's rows).
     const double a = weights ? weights[t] : 1.0, scale = -a / norm.z;
     const int yt = y[t];
     const double at_y = sc.partial[yt];
