@@ -54,10 +54,6 @@ class OrderedDenseFlush {
   double* out_;
 };
 
-}  // namespace
-
-namespace {
-
 // sample() at large k (Policy::prefetches): a token's W2 row comes from memory, and which row
 // is known only once the previous token is drawn. So a work item takes two sequences in turn,
 // position by position, and each prefetches the row that the other has just drawn while its

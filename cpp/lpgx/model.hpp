@@ -233,7 +233,8 @@ inline bool exp_shifted(const double* logits, double* e, int k, LogNorm& norm, b
 
 // exp_shifted that also prefetches the k doubles at `ahead` (into L2) along the way, a line per
 // 8 values, so the fetches overlap the arithmetic instead of queueing behind a burst. The
-// same values, bit for bit (each e[c] is the same expression of logits[c] and m).
+// same values, bit for bit (each e[c] is the same expression of logits[c] and m). Kept apart
+// from exp_shifted: one function with both loops inlines worse into the memo path (k = 32).
 inline bool exp_shifted_fetching(const double* logits, double* e, int k, LogNorm& norm, bool check,
                                  const double* ahead) {
   const double m = norm.max = row_max(logits, k);

@@ -52,6 +52,7 @@ struct Scratch {
 // (b, i) order: a counting sort. Tokens of previous token p: token[start[p] … start[p + 1]).
 struct ByPrev {
   std::vector<Index> start, token;
+  std::vector<int> visited;  // the previous tokens that occur, ascending
   ByPrev(int k, int N, Index B, const std::int32_t* y, const double* weights) : start(std::size_t(k) + 1, 0) {
     const auto counted = [&](Index t) { return !weights || weights[t] != 0.0; };
     for (Index b = 0; b < B; ++b)
@@ -63,8 +64,10 @@ struct ByPrev {
     for (Index b = 0; b < B; ++b)
       for (int i = 1; i < N; ++i)
         if (counted(b * N + i)) token[std::size_t(next[std::size_t(y[b * N + i - 1])]++)] = b * N + i;
+    for (int p = 0; p < k; ++p)
+      if (occurs(p)) visited.push_back(p);
   }
-  bool visited(int p) const { return start[std::size_t(p)] != start[std::size_t(p) + 1]; }
+  bool occurs(int p) const { return start[std::size_t(p)] != start[std::size_t(p) + 1]; }
 };
 
 // total (k values) = ∂/∂W2[:, p]: the same operations as pass 1's next_computed and
@@ -112,9 +115,7 @@ void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, 
 void write_rows(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
                 const Chunks& chunks, const ByPrev& by, double* w2, int n_threads) {
   const int k = pol.spec().k;
-  std::vector<int> visited;
-  for (int p = 0; p < k; ++p)
-    if (by.visited(p)) visited.push_back(p);
+  const std::vector<int>& visited = by.visited;
   const Index V = Index(visited.size());
   Eigen::VectorXd sums = huge_page_vector(V * k);  // row j: the sums of previous token visited[j]
   parallel_for_with(V, n_threads, [&] { return Scratch(k); }, [&](Index j, Scratch& sc) {
@@ -145,7 +146,7 @@ void write_column_blocks(const Policy& pol, const double* base, const std::int32
     for (int j = 0; j < np; ++j) sum_for_prev(pol, base, y, weights, chunks, by, p0 + j, sc, sc.total.col(j).data());
     // Columns p0 … p0 + np − 1 of W2, one cache line per row; unvisited ones are zero.
     bool visited[kCols];
-    for (int j = 0; j < np; ++j) visited[j] = by.visited(p0 + j);
+    for (int j = 0; j < np; ++j) visited[j] = by.occurs(p0 + j);
 #if defined(__SSE2__)
     if (blocks.whole_lines && np == kCols) {
       alignas(64) double line[kCols];
@@ -171,9 +172,7 @@ void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_
                         const Chunks& chunks, double* w2, int n_threads) {
   const int k = pol.spec().k;
   const ByPrev by(k, pol.spec().N, chunks.n, y, weights);
-  int visited = 0;
-  for (int p = 0; p < k; ++p) visited += by.visited(p);
-  if (2 * visited <= k)  // the compact table takes at most half the result's size
+  if (2 * by.visited.size() <= std::size_t(k))  // the compact table takes at most half the result's size
     write_rows(pol, base, y, weights, chunks, by, w2, n_threads);
   else
     write_column_blocks(pol, base, y, weights, chunks, by, w2, n_threads);
