@@ -5,17 +5,22 @@ For every k in ``--ks``, N in ``--Ns`` and block set in ``--blocks`` (``default`
 context + prev_token; ``position``: context + prev_token + position), with d = 64, random
 weights w = 0.3·N(0, 1), contexts x ~ N(0, I_d), responses y sampled from the model and, for
 the gradient, per-token weights N(0, 1) of shape (B, N), the script times ``model.sample``,
-``model.log_prob`` and ``model.grad_log_prob`` and, in the same run on the same data:
+``model.log_prob``, ``model.grad_log_prob`` and ``model.grad_log_prob(sparse=True)`` (op
+``grad_sparse``: W2's gradient as the columns of the previous tokens that occur) and, in the same
+run on the same data:
 
 - numpy, float64: sampling loops over the positions, vectorised over the batch (stable
   softmax, inverse-CDF draw with one uniform per row); ``log_prob`` and the gradient work on
   blocks of positions (stable log-softmax + gather; the analytic gradient
   dlogits = weights·(onehot − p), ∇W1 = xᵀ Σ_i dlogits_i, ∇W2[:, prev] summed per previous
-  token with a sort and ``np.add.reduceat``, ∇P per position);
+  token with a sort and ``np.add.reduceat`` into one row per previous token, ∇P per position;
+  the dense gradient then scatters those rows into the columns of a zeroed k × k block);
 - PyTorch CPU in float32 and float64, written as a researcher would: sampling loops over
   the positions with ``torch.softmax`` + ``torch.multinomial``; ``log_prob`` is
   ``log_softmax`` + ``gather`` on all teacher-forced logits; the gradient is autograd of
-  Σ weights·log p on persistent leaf tensors; ``torch.set_num_threads(--threads)``.
+  Σ weights·log p on persistent leaf tensors, and for ``grad_sparse`` with W2ᵀ as a sparse
+  embedding (``embedding(prev, W2ᵀ, sparse=True)``, whose gradient autograd leaves
+  uncoalesced); ``torch.set_num_threads(--threads)``.
 
 The batch B of each (k, N) is chosen so that one call covers about 2^``--budget`` logits
 (B·N·k, at least B = 1, at most ``--max-batch``). Reported per call: best and median time,
@@ -74,7 +79,7 @@ QUICK_KS = (8, 64, 65, 512, 4096)
 QUICK_NS = (128,)
 BLOCK_SETS = {"default": ("context", "prev_token"),
               "position": ("context", "prev_token", "position")}
-OPS = ("sample", "log_prob", "grad_log_prob")
+OPS = ("sample", "log_prob", "grad_log_prob", "grad_sparse")
 #: Rows timed while other processes used more than this share of the CPUs are marked *.
 BUSY_LIMIT = 5.0
 #: Logits per block of positions in the numpy references (bounds their memory).
@@ -157,17 +162,17 @@ def np_log_prob(x, y, W):
     return np_token_log_prob(x, y, W).sum(axis=1)
 
 
-def np_grad_log_prob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, W: Weights) -> np.ndarray:
-    """Flat ∇_w Σ_b Σ_i weights[b, i] log p(y_bi | x_b, y_b,<i) in lpgx's layout."""
+def np_grad_parts(x: np.ndarray, y: np.ndarray, weights: np.ndarray, W: Weights):
+    """∇_w Σ_b Σ_i weights[b, i] log p(y_bi | x_b, y_b,<i) by block: ∇W1 (d, k), ∇P (N, k) or None,
+    and ∇W2 as its columns: the previous tokens that occur (ascending) and ∂/∂W2[:, p] as rows."""
     B, N = y.shape
-    k, d = W.k, x.shape[1]
-    g = np.zeros(W.num_params)
-    g1 = g[:d * k].reshape(d, k)
-    g2 = g[d * k:d * k + k * k].reshape(k, k)   # [c, prev]
-    gP = g[d * k + k * k:].reshape(N, k) if W.P is not None else None
+    k = W.k
+    yi = y.astype(np.intp)
+    tokens = np.unique(yi[:, :-1])
+    columns = np.zeros((tokens.size, k))        # row j = ∂/∂W2[:, tokens[j]]
+    gP = np.zeros((N, k)) if W.P is not None else None
     base = x @ W.W1
     S = np.zeros((B, k))                        # Σ_i dlogits_i per sequence
-    yi = y.astype(np.intp)
     for i0, i1 in _np_position_blocks(B, N, k):
         p = _np_logits(base, W, y, i0, i1)
         p -= p.max(axis=2, keepdims=True)
@@ -187,9 +192,24 @@ def np_grad_log_prob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, W: Weigh
             order = np.argsort(prev, kind="stable")
             ps = prev[order]
             starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
-            g2[:, ps[starts]] += np.add.reduceat(D[order], starts, axis=0).T
-    g1[:] = x.T @ S
+            columns[np.searchsorted(tokens, ps[starts])] += np.add.reduceat(D[order], starts, axis=0)
+    return x.T @ S, gP, tokens, columns
+
+
+def dense_of_sparse(g1, gP, tokens, columns, W: Weights) -> np.ndarray:
+    """The flat vector (lpgx's layout) of a gradient given by blocks, W2 as columns."""
+    d, k = g1.shape
+    g = np.zeros(W.num_params)
+    g[:d * k] = g1.reshape(-1)
+    g[d * k:d * k + k * k].reshape(k, k)[:, tokens] = columns.T
+    if gP is not None:
+        g[d * k + k * k:] = gP.reshape(-1)
     return g
+
+
+def np_grad_log_prob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, W: Weights) -> np.ndarray:
+    """Flat ∇_w Σ_b Σ_i weights[b, i] log p(y_bi | x_b, y_b,<i) in lpgx's layout."""
+    return dense_of_sparse(*np_grad_parts(x, y, weights, W), W)
 
 
 # ----------------------------------------------------------------------------------------
@@ -207,6 +227,14 @@ class TorchModel:
         self.P = leaf(W.P) if W.P is not None else None
         self.params = [t for t in (self.W1, self.W2, self.P) if t is not None]
         self.dtype = dtype
+        self._W2T = None
+
+    @property
+    def W2T(self):
+        """W2ᵀ as an embedding table (row p = W2[:, p]) for sparse gradients: a copy, made once."""
+        if self._W2T is None:
+            self._W2T = self.W2.detach().T.contiguous().requires_grad_(True)
+        return self._W2T
 
 
 def torch_sample(tm: TorchModel, xt, N: int, gen):
@@ -227,16 +255,18 @@ def torch_sample(tm: TorchModel, xt, N: int, gen):
     return y
 
 
-def torch_logits(tm: TorchModel, xt, yt):
+def torch_logits(tm: TorchModel, xt, yt, sparse: bool = False):
     L = (xt @ tm.W1).unsqueeze(1).expand(-1, yt.shape[1], -1)
-    L = torch.cat([L[:, :1], L[:, 1:] + tm.W2.T[yt[:, :-1]]], dim=1)
+    prev = yt[:, :-1]
+    rows = torch.nn.functional.embedding(prev, tm.W2T, sparse=True) if sparse else tm.W2.T[prev]
+    L = torch.cat([L[:, :1], L[:, 1:] + rows], dim=1)
     if tm.P is not None:
         L = L + tm.P
     return L
 
 
-def torch_token_log_prob(tm: TorchModel, xt, yt):
-    return torch.log_softmax(torch_logits(tm, xt, yt), dim=-1).gather(2, yt.unsqueeze(2)).squeeze(2)
+def torch_token_log_prob(tm: TorchModel, xt, yt, sparse: bool = False):
+    return torch.log_softmax(torch_logits(tm, xt, yt, sparse), dim=-1).gather(2, yt.unsqueeze(2)).squeeze(2)
 
 
 def torch_log_prob(tm: TorchModel, xt, yt):
@@ -249,6 +279,24 @@ def torch_grad(tm: TorchModel, xt, yt, wt):
         p.grad = None
     (wt * torch_token_log_prob(tm, xt, yt)).sum().backward()
     return torch.cat([p.grad.reshape(-1) for p in tm.params])
+
+
+def torch_grad_sparse(tm: TorchModel, xt, yt, wt):
+    """Autograd with W2ᵀ as a sparse embedding (``embedding(..., sparse=True)``): ∇W1, ∇P (or
+    None) and ∇W2ᵀ as autograd leaves it, an uncoalesced sparse tensor of B·(N − 1) rows."""
+    params = [t for t in (tm.W1, tm.W2T, tm.P) if t is not None]
+    for p in params:
+        p.grad = None
+    (wt * torch_token_log_prob(tm, xt, yt, sparse=True)).sum().backward()
+    return tm.W1.grad, (tm.P.grad if tm.P is not None else None), tm.W2T.grad
+
+
+def torch_sparse_dense(parts, W: Weights) -> np.ndarray:
+    """torch_grad_sparse's result as a flat vector in lpgx's layout (for the checks)."""
+    g1, gP, g2t = parts
+    g2t = g2t.coalesce()
+    return dense_of_sparse(g1.double().numpy(), None if gP is None else gP.double().numpy(),
+                           g2t.indices()[0].numpy(), g2t.values().double().numpy(), W)
 
 
 # ----------------------------------------------------------------------------------------
@@ -431,6 +479,9 @@ def run_case(blocks_name: str, k: int, N: int, args, log) -> Dict[str, object]:
         "gradient depends on n_threads"
     g_np = np_grad_log_prob(x, y, weights, W)
     check("grad lpgx vs numpy", rel_err(g, g_np), 1e-10)
+    for nt in (1, T):  # the sparse form holds the same values, bit for bit
+        assert np.array_equal(model.grad_log_prob(x, y, weights=weights, n_threads=nt, sparse=True).to_dense(), g), \
+            f"the sparse gradient differs from the dense one ({nt} threads)"
     tms: Dict[str, TorchModel] = {}
     if torch is not None:
         xts = {dt: torch.tensor(x, dtype=dt) for dt in (torch.float32, torch.float64)}
@@ -442,6 +493,8 @@ def run_case(blocks_name: str, k: int, N: int, args, log) -> Dict[str, object]:
             tol = 1e-3 if tm.dtype == torch.float32 else 1e-10
             check(f"log_prob {name} vs numpy", rel_err(torch_log_prob(tm, xt, yt).numpy(), tok_np.sum(1)), tol)
             check(f"grad {name} vs numpy", rel_err(torch_grad(tm, xt, yt, wt).numpy(), g_np), tol)
+            check(f"sparse grad {name} vs numpy",
+                  rel_err(torch_sparse_dense(torch_grad_sparse(tm, xt, yt, wt), W), g_np), tol)
     # samplers: the PIT of an exact sampler's tokens is i.i.d. uniform (KS test, fixed seeds)
     Bc = B if B * N >= CHECK_TOKENS else max(B, min(-(-CHECK_TOKENS // N), (1 << 26) // (N * k)))
     xc = np.random.default_rng(args.seed + 7).standard_normal((Bc, d))
@@ -463,17 +516,20 @@ def run_case(blocks_name: str, k: int, N: int, args, log) -> Dict[str, object]:
     impls["sample"]["lpgx"] = lambda: model.sample(x, rng=args.seed + 4, n_threads=T)
     impls["log_prob"]["lpgx"] = lambda: model.log_prob(x, y, n_threads=T)
     impls["grad_log_prob"]["lpgx"] = lambda: model.grad_log_prob(x, y, weights=weights, n_threads=T)
+    impls["grad_sparse"]["lpgx"] = lambda: model.grad_log_prob(x, y, weights=weights, n_threads=T, sparse=True)
     if not args.no_numpy:
         ng = np.random.default_rng(args.seed + 5)
         impls["sample"]["numpy"] = lambda: np_sample(x, W, N, ng)
         impls["log_prob"]["numpy"] = lambda: np_log_prob(x, y, W)
         impls["grad_log_prob"]["numpy"] = lambda: np_grad_log_prob(x, y, weights, W)
+        impls["grad_sparse"]["numpy"] = lambda: np_grad_parts(x, y, weights, W)
     for name, tm in tms.items():
         xt, wt = xts[tm.dtype], wts[tm.dtype]
         tg = torch.Generator().manual_seed(args.seed + 6)
         impls["sample"][name] = lambda tm=tm, xt=xt, tg=tg: torch_sample(tm, xt, N, tg)
         impls["log_prob"][name] = lambda tm=tm, xt=xt: torch_log_prob(tm, xt, yt)
         impls["grad_log_prob"][name] = lambda tm=tm, xt=xt, wt=wt: torch_grad(tm, xt, yt, wt)
+        impls["grad_sparse"][name] = lambda tm=tm, xt=xt, wt=wt: torch_grad_sparse(tm, xt, yt, wt)
     results: Dict[str, Dict[str, Dict[str, object]]] = {}
     for op in args.ops:
         results[op] = {}
@@ -490,7 +546,7 @@ def run_case(blocks_name: str, k: int, N: int, args, log) -> Dict[str, object]:
                 + (f"  (others {busy}%)" if busy is not None and busy > BUSY_LIMIT else ""))
     case["results"] = results
     for tm in tms.values():
-        for p in tm.params:
+        for p in tm.params + ([tm.W2T] if tm._W2T is not None else []):
             p.grad = None
     return case
 

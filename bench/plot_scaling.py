@@ -14,8 +14,8 @@ import json
 import sys
 from typing import List, Optional
 
-OPS = ("sample", "log_prob", "grad_log_prob")
-STYLES = {"sample": "-", "log_prob": "--", "grad_log_prob": ":"}
+OPS = ("sample", "log_prob", "grad_log_prob", "grad_sparse")
+STYLES = {"sample": "-", "log_prob": "--", "grad_log_prob": ":", "grad_sparse": "-."}
 COLOURS = {"lpgx": "C0", "numpy": "C1", "torch f32": "C2", "torch f64": "C3"}
 
 

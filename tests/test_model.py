@@ -38,15 +38,15 @@ def test_matches_reference(blocks):
 @pytest.mark.parametrize("blocks", [("context", "prev_token"), ("context", "prev_token", "position", "bias"),
                                     ("prev_token", "context_position")], ids="+".join)
 @pytest.mark.parametrize("k", [65, 72, 130, 136])
-@pytest.mark.parametrize("B", [8, 40], ids=["few-prev", "most-prev"])
+@pytest.mark.parametrize("B", [8, 40, 100], ids=["few-prev", "most-prev", "two-per-chunk"])
 def test_large_vocabulary_gradient_matches_reference(blocks, k, B):
-    """Past 64 tokens the prev-token block's gradient takes other routes (recomputed by previous
-    token, or sparse rows with context_position): against the reference, with zero weights that
-    the engine skips, sequences in several chunks, and identical bits for 1 and 2 threads.
-    Recomputed by previous token, W2 is written row by row when at most half the previous
-    tokens occur (B = 8), and in blocks of columns otherwise (B = 40). With k a multiple of 8
-    those blocks are written in whole cache lines, in work items that depend on where the
-    result array starts: the bits must not (arrays of other sizes in between move it)."""
+    """Past 64 tokens the prev-token block's gradient is summed as columns, one per previous
+    token that occurs (or as sparse rows with context_position): against the reference, with
+    zero weights that the engine skips, previous tokens in one chunk of sequences or in several
+    (B = 100: two sequences per chunk), identical bits for 1 and 2 threads, and the sparse form
+    holding the dense form's bits. W2's columns are written into the result a few rows at a
+    time; the bits must not depend on where the result lies (arrays of other sizes in between
+    move it)."""
     rng = np.random.default_rng(k)
     N, d = 6, 3
     m, x = cases.random_model(rng, 0.5, B, k, N, d, blocks=blocks)
@@ -66,6 +66,10 @@ def test_large_vocabulary_gradient_matches_reference(blocks, k, B):
     for size in (1, 3, 5, 7):
         keep.append(np.empty(size))
         np.testing.assert_array_equal(m.grad_log_prob(x, y, weights, n_threads=2), g1)
+    for nt in (1, 2):
+        sg = m.grad_log_prob(x, y, weights, n_threads=nt, sparse=True)
+        np.testing.assert_array_equal(sg.prev_tokens, prevs)
+        np.testing.assert_array_equal(sg.to_dense(), g1)
 
 
 def test_default_layout_is_spec_layout():

@@ -17,6 +17,9 @@ void run_kernel(const ModelHandle& h, int n_threads, Work&& work) {
   });
 }
 
+// grad_log_prob's (gradient, token log-probs, previous tokens, their columns of W2's gradient)
+using GradResult = py::typing::Tuple<CArray<double>, CArray<double>, CArray<std::int32_t>, CArray<double>>;
+
 }  // namespace
 
 void bind_model(py::module_& m) {
@@ -102,7 +105,7 @@ void bind_model(py::module_& m) {
            py::arg("x").noconvert(), py::arg("n_threads"))
       .def("grad_log_prob",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y,
-              const std::optional<CArray<double>>& weights, int n_threads) {
+              const std::optional<CArray<double>>& weights, int n_threads, bool sparse) -> GradResult {
              const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);
              const Index B = xc.n;
              const Tokens yc(y, B, h.spec.N, h.spec.k, "y", CopyTo::kScratch0, n_threads);
@@ -115,12 +118,25 @@ void bind_model(py::module_& m) {
              CArray<double> logp({B, Index(h.spec.N)});
              double* g = grad.mutable_data();
              double* lp = logp.mutable_data();
+             // sparse: W2's gradient as (the previous tokens that occur, their columns as rows);
+             // otherwise those two are empty and W2's block is in grad
+             auto cols = std::make_unique<PrevColumns>();
              run_kernel(h, n_threads, [&](const Policy& pol) {
-               grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads, true);
+               grad_log_prob(pol, xc.data(), yc.data(), weights ? wts.data() : nullptr, B, g, lp, n_threads, true,
+                             sparse ? cols.get() : nullptr);
              });
-             return py::make_tuple(grad, logp);
+             CArray<std::int32_t> tokens(Index(cols->tokens.size()));
+             std::copy(cols->tokens.begin(), cols->tokens.end(), tokens.mutable_data());
+             const py::ssize_t V = py::ssize_t(cols->tokens.size()), k = h.spec.k;
+             if (!cols->table) cols->table = std::make_unique<PooledDoubles>(0);  // no prev-token block
+             PooledDoubles* table = cols->table.get();  // handed to numpy, not copied
+             py::capsule owner(table, [](void* p) { delete static_cast<PooledDoubles*>(p); });
+             cols->table.release();
+             CArray<double> columns({V, k}, {k * py::ssize_t(sizeof(double)), py::ssize_t(sizeof(double))}, table->data(), owner);
+             return GradResult(py::make_tuple(grad, logp, tokens, columns));
            },
-           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("weights").noconvert(), py::arg("n_threads"))
+           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("weights").noconvert(), py::arg("n_threads"),
+           py::arg("sparse") = false)
       .def("margin_gaps",
            [](const ModelHandle& h, const CArray<double>& x, const CArray<std::int32_t>& y, int n_threads) {
              const Contexts xc(x, h.spec.d, "x", CopyTo::kScratch0, n_threads);

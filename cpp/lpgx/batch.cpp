@@ -1,58 +1,15 @@
 #include "batch.hpp"
 
-#include "prev_gradient.hpp"
 #include "regulariser.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <vector>
 
 namespace lpgx {
 
 namespace {
-
-// The chunk accumulators of the dense blocks, handed out from a small pool and added into the
-// result in chunk order as soon as every earlier chunk is in: GradAccum::flush_dense's sums (the
-// same operations in the same order), with about 2·n_threads accumulators alive instead of one
-// per chunk. At large k each holds d·k doubles, and 64 fresh ones cost a page fault per 4 KiB
-// on every call.
-class OrderedDenseFlush {
- public:
-  OrderedDenseFlush(const Spec& s, Index chunks, double* out)
-      : spec_(s), done_(static_cast<std::size_t>(chunks)), out_(out) {}
-  std::unique_ptr<GradAccum> take() {
-    std::unique_ptr<GradAccum> g;
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      if (!free_.empty()) {
-        g = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!g) return std::make_unique<GradAccum>(spec_, false);
-    g->clear();
-    return g;
-  }
-  void finish(Index chunk, std::unique_ptr<GradAccum> g) {
-    std::lock_guard<std::mutex> lock(m_);
-    done_[static_cast<std::size_t>(chunk)] = std::move(g);
-    for (; next_ < done_.size() && done_[next_]; ++next_) {
-      GradAccum::flush_dense(done_[next_].get(), 1, 1, out_);
-      free_.push_back(std::move(done_[next_]));
-    }
-  }
-
- private:
-  const Spec& spec_;
-  std::mutex m_;
-  std::vector<std::unique_ptr<GradAccum>> done_, free_;
-  std::size_t next_ = 0;
-  double* out_;
-};
 
 // sample() at large k (Policy::prefetches): a token's W2 row comes from memory, and which row
 // is known only once the previous token is drawn. So a work item takes two sequences in turn,
@@ -202,45 +159,43 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 }
 
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
-                   Index B, double* grad, double* token_logp, int n_threads, bool flat) {
+                   Index B, double* grad, double* token_logp, int n_threads, bool flat, PrevColumns* columns) {
   const Spec& s = pol.spec();
-  // Large vocabularies: the prev-token block in a second pass, by previous token (prev_gradient.hpp).
-  const bool by_token = flat && prev_gradient_by_token(pol);
-  const Chunks chunks(B, GradAccum::dense_size(s));
-  std::vector<GradAccum> acc;  // one per chunk, flushed after the loop; by_token: `ordered`
-  std::optional<OrderedDenseFlush> ordered;
-  if (by_token) {
-    ordered.emplace(s, chunks.count, grad);
-  } else {
-    acc.reserve(static_cast<std::size_t>(chunks.count));
-    for (Index c = 0; c < chunks.count; ++c) acc.emplace_back(s, true);
+  if (flat && grad_by_prev_columns(pol)) {  // large vocabularies: W2's block as columns (prev_gradient.hpp)
+    PrevColumns own;
+    PrevColumns& cols = columns ? *columns : own;
+    grad_log_prob_columns(pol, x, y, weights, B, grad, token_logp, n_threads, cols);
+    if (!columns) write_columns(cols, s.k, grad + s.off_prev, n_threads);
+    return;
   }
-  std::vector<double> base(by_token ? std::size_t(B) * std::size_t(s.k) : 0);
+  const Chunks chunks(B, GradAccum::dense_size(s));
+  std::vector<GradAccum> acc;  // one per chunk, flushed after the loop
+  acc.reserve(static_cast<std::size_t>(chunks.count));
+  for (Index c = 0; c < chunks.count; ++c) acc.emplace_back(s, true);
   ErrorFlag err;
   parallel_for(chunks.count, n_threads, [&](Index ci) {
     SeqState w(s.k);
     RowWeights rows(pol.memoises() ? s.k : 0);
-    std::unique_ptr<GradAccum> pooled = by_token ? ordered->take() : nullptr;
-    GradAccum& g = by_token ? *pooled : acc[static_cast<std::size_t>(ci)];
+    GradAccum& g = acc[static_cast<std::size_t>(ci)];
     for (Index b = chunks.begin(ci); b < chunks.end(ci) && !err.raised(); ++b) {
       pol.begin(x + b * s.d, w);
-      if (by_token) std::copy(w.base.data(), w.base.data() + s.k, base.data() + b * s.k);
       if (!accumulate_sequence(pol, w, y + b * s.N, weights ? weights + b * s.N : nullptr, rows, g,
                                token_logp ? token_logp + b * s.N : nullptr)) {
         err.set(pol.non_finite_message());
         return;
       }
     }
-    if (by_token) ordered->finish(ci, std::move(pooled));
   });
   err.rethrow();
   // in chunk order: deterministic sums
-  if (by_token) {
-    prev_gradient_flat(pol, base.data(), y, weights, chunks, grad + s.off_prev, n_threads);
-  } else if (flat) {
-    GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad, n_threads);
-  } else {
+  if (!flat) {
     GradAccum::flush(acc.data(), Index(acc.size()), 1, grad);
+    return;
+  }
+  GradAccum::flush_flat(acc.data(), Index(acc.size()), 1, grad, n_threads);
+  if (columns && s.has(kPrevToken)) {
+    columns->tokens = prev_tokens_of(s.k, s.N, B, y, weights);
+    take_columns(grad + s.off_prev, s.k, *columns);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "draw.hpp"
 #include "gradient.hpp"
 #include "model.hpp"
+#include "prev_gradient.hpp"
 #include "rng.hpp"
 
 namespace lpgx {
@@ -39,10 +40,13 @@ void greedy(const Policy& pol, const double* x, Index B, std::int32_t* y, int n_
 // ∇_w Σ_b Σ_i weights[b,i] log p(y_bi | x_b, y_b,<i)   (weights null: all ones): added to grad,
 // which starts at zero, in the internal layout (flat = false) or the flat layout of theory §1
 // (flat = true). Only the nonzero entries of W2's gradient are written: at large k most
-// columns are zero, and a zeroed result from calloc costs no pass of its own.
+// columns are zero, and a zeroed result from calloc costs no pass of its own. With `columns`
+// (flat only), W2's gradient goes there as its nonzero columns instead, and grad's prev-token
+// block stays zero, untouched: O(V·k) for the V previous tokens that occur, not O(k²).
 // token_logp (B×N) receives the log-probs when non-null.
 void grad_log_prob(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
-                   Index B, double* grad, double* token_logp, int n_threads, bool flat = false);
+                   Index B, double* grad, double* token_logp, int n_threads, bool flat = false,
+                   PrevColumns* columns = nullptr);
 
 // Per sample: min_i min_{c≠y_i} (logit_i[y_i] − logit_i[c]) and max_i ‖φ‖² along y.
 void margin_gaps(const Policy& pol, const double* x, const std::int32_t* y, Index B, double* gap,

@@ -1,16 +1,64 @@
 #include "gradient.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace lpgx {
 
 bool flush_terms(const Policy& pol, SeqState& st, const SequenceTerms& terms);
 
-GradAccum::GradAccum(const Spec& spec, bool prev_rows) : spec_(spec), prev_rows_(prev_rows && spec.has(kPrevToken)) {
+namespace {
+
+// s += g and r += g in one pass; a fresh row r is written, 0 + g (not folded to g: 0 + (−0) is
+// +0, as in a zeroed row), with streaming stores past kStreamRow: such a row is one of many
+// that will be read once, later, so it need not be read into the cache first.
+constexpr int kStreamRow = 2048;
+
+void add_routed(double* __restrict s, double* __restrict r, const double* __restrict g, int k, bool fresh) {
+  if (!fresh) {
+    for (int c = 0; c < k; ++c) {
+      s[c] += g[c];
+      r[c] += g[c];
+    }
+    return;
+  }
+  int c = 0;
+#if defined(__SSE2__)
+  if (k >= kStreamRow && reinterpret_cast<std::uintptr_t>(r) % sizeof(double) == 0) {
+    if (reinterpret_cast<std::uintptr_t>(r) % 16 != 0) {
+      s[0] += g[0];
+      r[0] = 0.0 + g[0];
+      c = 1;
+    }
+    const __m128d zero = _mm_setzero_pd();
+    for (; c + 2 <= k; c += 2) {
+      const __m128d gc = _mm_loadu_pd(g + c);
+      _mm_storeu_pd(s + c, _mm_add_pd(_mm_loadu_pd(s + c), gc));
+      _mm_stream_pd(r + c, _mm_add_pd(zero, gc));
+    }
+    _mm_sfence();
+  }
+#endif
+  for (; c < k; ++c) {
+    s[c] += g[c];
+    r[c] = 0.0 + g[c];
+  }
+}
+
+}  // namespace
+
+GradAccum::GradAccum(const Spec& spec, bool prev_rows, bool context_at_flush)
+    : spec_(spec), prev_rows_(prev_rows && spec.has(kPrevToken)),
+      context_at_flush_(context_at_flush && spec.has(kContext) && spec.d > 0) {
   const Index kk = spec.has(kPrevToken) ? Index(spec.k) * spec.k : 0;
-  after_ = spec.has(kPrevToken) ? spec.off_prev + kk : 0;
-  buf_.setZero(spec.num_params - kk);
+  lead_ = context_at_flush_ ? Index(spec.d) * spec.k : 0;  // the context block comes first
+  shift_ = kk + lead_;
+  buf_.setZero(spec.num_params - kk - lead_);
   seq_sum_.setZero(spec.k);
   if (!prev_rows_) return;
   slot_.assign(std::size_t(spec.k), -1);
@@ -43,9 +91,14 @@ void GradAccum::begin_sequence() { seq_sum_.setZero(); }
 
 void GradAccum::add(const double* x, int i, int prev, const double* g) {
   const int k = spec_.k;
-  const Index kk = Index(k) * k;
   Eigen::Map<const Eigen::VectorXd> gv(g, k);
-  seq_sum_ += gv;
+  if (prev >= 0 && routed_) {
+    std::uint8_t& fresh = routed_->fresh[prev];
+    add_routed(seq_sum_.data(), routed_->row[prev], g, k, fresh);
+    fresh = 0;
+  } else {
+    seq_sum_ += gv;
+  }
   if (prev >= 0 && prev_rows_) {
     int& slot = slot_[std::size_t(prev)];
     if (slot < 0) {
@@ -56,10 +109,10 @@ void GradAccum::add(const double* x, int i, int prev, const double* g) {
     Eigen::Map<Eigen::VectorXd>(rows_.data() + Index(slot) * k, k) += gv;
   }
   if (spec_.has(kPosition))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position - (after_ ? kk : 0) + Index(i) * k, k) += gv;
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_position - shift_ + Index(i) * k, k) += gv;
   if (spec_.has(kContextPosition)) {
     const Index row = Index(spec_.N) * k;
-    double* base = buf_.data() + spec_.off_ctxpos - (after_ ? kk : 0) + Index(i) * k;
+    double* base = buf_.data() + spec_.off_ctxpos - shift_ + Index(i) * k;
     for (int j = 0; j < spec_.d; ++j)
       if (x[j] != 0.0) Eigen::Map<Eigen::VectorXd>(base + j * row, k) += x[j] * gv;
   }
@@ -67,13 +120,14 @@ void GradAccum::add(const double* x, int i, int prev, const double* g) {
 
 void GradAccum::end_sequence(const double* x) {
   const int k = spec_.k, d = spec_.d;
-  const Index kk = Index(k) * k;
-  if (spec_.has(kContext) && d > 0) {
+  if (context_at_flush_) {
+    x_ = Eigen::Map<const Eigen::VectorXd>(x, d);
+  } else if (spec_.has(kContext) && d > 0) {
     Eigen::Map<RowMatrix> g1(buf_.data() + spec_.off_context, d, k);
     g1.noalias() += Eigen::Map<const Eigen::VectorXd>(x, d) * seq_sum_.transpose();
   }
   if (spec_.has(kBias))
-    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias - (after_ ? kk : 0), k) += seq_sum_;
+    Eigen::Map<Eigen::VectorXd>(buf_.data() + spec_.off_bias - shift_, k) += seq_sum_;
 }
 
 void GradAccum::flush(const GradAccum* accs, Index n, Index stride, double* out) {
@@ -97,7 +151,16 @@ void GradAccum::flush_dense(const GradAccum* accs, Index n, Index stride, double
   Eigen::Map<Eigen::VectorXd> o(out, spec.num_params);
   for (Index c = 0; c < n; ++c) {
     const GradAccum& g = accs[c * stride];
-    o.head(a) += g.buf_.head(a);
+    if (g.context_at_flush_) {  // out += (0 + x_j·s_c): the sum a zeroed block would have held
+      const int k = spec.k;
+      const double* s = g.seq_sum_.data();
+      for (int j = 0; j < spec.d; ++j) {
+        const double xj = g.x_[j];
+        double* row = out + spec.off_context + Index(j) * k;
+        for (int c = 0; c < k; ++c) row[c] += xj * s[c] + 0.0;
+      }
+    }
+    o.segment(g.lead_, a - g.lead_) += g.buf_.head(a - g.lead_);
     if (tail > 0) o.tail(tail) += g.buf_.tail(tail);
   }
 }

@@ -15,8 +15,22 @@ namespace lpgx {
 // token that occurred, so memory and flushing cost O(visited · k), not O(k²).
 class GradAccum {
  public:
-  // prev_rows = false leaves the prev-token block out (prev_gradient.hpp computes it).
-  explicit GradAccum(const Spec& spec, bool prev_rows = true);
+  // prev_rows = false keeps no prev-token rows: they are left out, or go to the rows that
+  // route_prev_rows names (prev_gradient.hpp). context_at_flush, for chunks of one sequence:
+  // the context block's x ⊗ Σ_i g_i is not kept here (d·k doubles allocated, cleared, written
+  // and read again per sequence) but added straight into the output by flush_dense, with the
+  // same roundings.
+  explicit GradAccum(const Spec& spec, bool prev_rows = true, bool context_at_flush = false);
+  // Where the prev-token rows go when this accumulator keeps none: per previous token a row of
+  // k values, and whether nothing has been written to it yet (its first gradient is then
+  // written, 0 + g, as a zeroed row would have summed it: the row need not be zeroed first).
+  struct RoutedRows {
+    double* const* row;
+    std::uint8_t* fresh;
+  };
+  // With prev_rows = false: g at a position after `prev` goes to rows->row[prev] (null: nothing
+  // routed). rows must name a row for every previous token added.
+  void route_prev_rows(const RoutedRows* rows) { routed_ = rows; }
   // The length of the dense part (every block but prev_token): what sizes the chunks.
   static Index dense_size(const Spec& spec);
   void clear();
@@ -41,8 +55,12 @@ class GradAccum {
  private:
   const Spec& spec_;
   bool prev_rows_;          // the prev-token rows are accumulated here
-  Index after_;             // dense offset of the blocks after prev_token: their flat offset − k²
-  Eigen::VectorXd buf_;     // the dense part: the flat layout without the prev-token block
+  const RoutedRows* routed_ = nullptr;  // or there, by previous token
+  bool context_at_flush_;
+  Eigen::VectorXd x_;       // with context_at_flush: the sequence's context
+  Index lead_;              // d·k with context_at_flush (the context block is not in buf_), else 0
+  Index shift_;             // the blocks after prev_token lie at their flat offset − shift_ in buf_
+  Eigen::VectorXd buf_;     // the dense part: the flat layout without the prev-token block (and lead_)
   Eigen::VectorXd seq_sum_; // Σ_i g_i of the current sequence (context and bias blocks)
   std::vector<int> slot_;   // per previous token: its row in rows_, or −1
   std::vector<int> touched_;

@@ -2,180 +2,213 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "gradient.hpp"
-#include "huge_pages.hpp"
+#include "parallel.hpp"
 
 namespace lpgx {
 
-bool prev_gradient_by_token(const Policy& pol) {
+bool grad_by_prev_columns(const Policy& pol) {
   const Spec& s = pol.spec();
   return !pol.memoises() && s.has(kPrevToken) && !s.has(kContextPosition) && s.k > GradAccum::kDenseRows;
 }
 
 namespace {
 
-constexpr int kCols = 8;  // previous tokens per work item: one cache line of each row of W2
+// Whether token t (= b·N + i, i ≥ 1) adds to the gradient: pass 1 skips a = 0.
+inline bool counted(const double* weights, Index t) { return !weights || weights[t] != 0.0; }
 
-// The work items' columns. When every row of W2 starts at the same offset in a cache line (k a
-// multiple of kCols), the items are shifted so that each one's segment of a row is a whole
-// line, and it is written with streaming stores: writing k² doubles is the step's largest
-// memory traffic, and a line written whole need not be read first.
-struct Blocks {
-  int k, lead = 0;  // columns of a short first block, so the others start on a line
-  bool whole_lines = false;
-  Blocks(int k_, const double* w2) : k(k_) {
-    const auto doubles = reinterpret_cast<std::uintptr_t>(w2) / sizeof(double);
-#if defined(__SSE2__)
-    whole_lines = k % kCols == 0 && reinterpret_cast<std::uintptr_t>(w2) % sizeof(double) == 0;
-#endif
-    if (whole_lines) lead = int((kCols - doubles % kCols) % kCols);
-  }
-  Index count() const { return (lead ? 1 : 0) + (Index(k - lead) + kCols - 1) / kCols; }
-  int begin(Index b) const { return lead && b == 0 ? 0 : lead + int(b - (lead ? 1 : 0)) * kCols; }
-  int size(Index b) const { return lead && b == 0 ? lead : std::min(kCols, k - begin(b)); }
-};
-
-struct Scratch {
-  SeqState st;
-  Eigen::VectorXd partial;  // the current chunk's sum for one previous token
-  Eigen::MatrixXd total;    // k × kCols: the sums over chunks, one column per previous token
-  explicit Scratch(int k) : st(k), partial(k), total(k, kCols) {}
-};
-
-// The tokens i ≥ 1 with a ≠ 0 (pass 1 skips a = 0), grouped by previous token, each group in
-// (b, i) order: a counting sort. Tokens of previous token p: token[start[p] … start[p + 1]).
-struct ByPrev {
-  std::vector<Index> start, token;
-  std::vector<int> visited;  // the previous tokens that occur, ascending
-  ByPrev(int k, int N, Index B, const std::int32_t* y, const double* weights) : start(std::size_t(k) + 1, 0) {
-    const auto counted = [&](Index t) { return !weights || weights[t] != 0.0; };
-    for (Index b = 0; b < B; ++b)
-      for (int i = 1; i < N; ++i)
-        if (counted(b * N + i)) ++start[std::size_t(y[b * N + i - 1]) + 1];
-    for (int p = 0; p < k; ++p) start[std::size_t(p) + 1] += start[std::size_t(p)];
-    token.resize(std::size_t(start[std::size_t(k)]));
-    std::vector<Index> next(start.begin(), start.end() - 1);
-    for (Index b = 0; b < B; ++b)
-      for (int i = 1; i < N; ++i)
-        if (counted(b * N + i)) token[std::size_t(next[std::size_t(y[b * N + i - 1])]++)] = b * N + i;
+// Where each column is summed. Per chunk c, `own` lists the previous tokens whose first counted
+// token lies in c (c sums them in the table), `later` the ones an earlier chunk has already
+// begun (c sums them in rows of its own): own[own_start[c] … own_start[c + 1]), likewise later.
+struct Plan {
+  std::vector<int> row;  // per previous token: its row of the table, or −1
+  std::vector<std::int32_t> tokens;
+  std::vector<Index> own_start, later_start;
+  std::vector<int> own, later;
+  Plan(int k, int N, const Chunks& chunks, const std::int32_t* y, const double* weights) : row(std::size_t(k), -1) {
+    std::vector<Index> last(std::size_t(k), -1);  // the last chunk seen with p
+    for (Index c = 0; c < chunks.count; ++c) {
+      own_start.push_back(Index(own.size()));
+      later_start.push_back(Index(later.size()));
+      for (Index b = chunks.begin(c); b < chunks.end(c); ++b)
+        for (int i = 1; i < N; ++i) {
+          if (!counted(weights, b * N + i)) continue;
+          const int p = y[b * N + i - 1];
+          if (last[std::size_t(p)] == c) continue;
+          (last[std::size_t(p)] < 0 ? own : later).push_back(p);
+          last[std::size_t(p)] = c;
+        }
+    }
+    own_start.push_back(Index(own.size()));
+    later_start.push_back(Index(later.size()));
     for (int p = 0; p < k; ++p)
-      if (occurs(p)) visited.push_back(p);
+      if (last[std::size_t(p)] >= 0) {
+        row[std::size_t(p)] = int(tokens.size());
+        tokens.push_back(p);
+      }
   }
-  bool occurs(int p) const { return start[std::size_t(p)] != start[std::size_t(p) + 1]; }
 };
 
-// total (k values) = ∂/∂W2[:, p]: the same operations as pass 1's next_computed and
-// accumulate, per chunk from zero and then over the chunks in order, so the same bits.
-void sum_for_prev(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
-                  const Chunks& chunks, const ByPrev& by, int p, Scratch& sc, double* total_out) {
-  const int k = pol.spec().k, N = pol.spec().N;
-  SeqState& st = sc.st;
-  Eigen::Map<Eigen::VectorXd> total(total_out, k);
-  total.setZero();
-  Index chunk = -1;
-  for (Index r = by.start[std::size_t(p)]; r < by.start[std::size_t(p) + 1]; ++r) {
-    const Index t = by.token[std::size_t(r)], b = t / N;
-    const int i = int(t % N);
-    if (b / chunks.size != chunk) {  // a new chunk: the last one's sum joins the total
-      if (chunk >= 0) total += sc.partial;
-      chunk = b / chunks.size;
-      sc.partial.setZero();
+// One chunk's sums: the dense blocks, and the rows of the previous tokens in its `later` list.
+struct ChunkSums {
+  GradAccum dense;
+  std::vector<double> later;
+  ChunkSums(const Spec& s, bool context_at_flush) : dense(s, false, context_at_flush) {}
+};
+
+// Chunks' sums, handed out from a small pool and added into the results in chunk order as soon
+// as every earlier chunk is in: the dense blocks as GradAccum::flush_dense adds them, the later
+// rows into the table. About 2·n_threads chunks' sums are alive at once, not one per chunk: at
+// large k each holds d·k doubles, and 64 fresh ones would cost a page fault per 4 KiB per call.
+class OrderedSums {
+ public:
+  OrderedSums(const Spec& s, const Plan& plan, const Chunks& chunks, double* grad, double* table)
+      : spec_(s), plan_(plan), one_sequence_(chunks.size == 1), done_(std::size_t(chunks.count)), grad_(grad),
+        table_(table) {}
+  std::unique_ptr<ChunkSums> take() {
+    std::unique_ptr<ChunkSums> g;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      if (!free_.empty()) {
+        g = std::move(free_.back());
+        free_.pop_back();
+      }
     }
-    pol.logits_on(base + b * k, nullptr, i, p, st.logits.data());  // no context_position block here
-    LogNorm norm;
-    exp_shifted(st.logits.data(), st.p.data(), k, norm, false);  // pass 1 checked finiteness
-    // partial += a (e_y − p), p = e/z: pass 1's g_row (e·scale, then + a at y) added in one go.
-    // Each product is also stored: a product with another use is never fused into the add, so
-    // it is rounded first, as in pass 1 (checked bit for bit against pass 1's rows).
-    const double a = weights ? weights[t] : 1.0, scale = -a / norm.z;
-    const int yt = y[t];
-    const double at_y = sc.partial[yt];
-    double* e = st.p.data();
-    double* s = sc.partial.data();
-    for (int c = 0; c < k; ++c) {
-      const double v = e[c] * scale;
-      e[c] = v;
-      s[c] += v;
-    }
-    s[yt] = at_y + (e[yt] + a);
+    if (!g) return std::make_unique<ChunkSums>(spec_, one_sequence_);
+    g->dense.clear();
+    return g;
   }
-  if (chunk >= 0) total += sc.partial;
+  void finish(Index chunk, std::unique_ptr<ChunkSums> g) {
+    std::lock_guard<std::mutex> lock(m_);
+    done_[std::size_t(chunk)] = std::move(g);
+    for (; next_ < done_.size() && done_[next_]; ++next_) {
+      ChunkSums& c = *done_[next_];
+      GradAccum::flush_dense(&c.dense, 1, 1, grad_);
+      const int k = spec_.k;
+      const Index first = plan_.later_start[next_];
+      for (Index j = first; j < plan_.later_start[next_ + 1]; ++j)
+        Eigen::Map<Eigen::VectorXd>(table_ + Index(plan_.row[std::size_t(plan_.later[std::size_t(j)])]) * k, k) +=
+            Eigen::Map<const Eigen::VectorXd>(c.later.data() + (j - first) * k, k);
+      free_.push_back(std::move(done_[next_]));
+    }
+  }
+
+ private:
+  const Spec& spec_;
+  const Plan& plan_;
+  bool one_sequence_;  // chunks of one sequence: their context block is added at flush
+  std::mutex m_;
+  std::vector<std::unique_ptr<ChunkSums>> done_, free_;
+  std::size_t next_ = 0;
+  double* grad_;
+  double* table_;
+};
+
+struct Worker {
+  SeqState st;
+  RowWeights rows{0};  // unused: these policies do not memoise
+  // per previous token: the row its tokens' gradients go to, and whether it is unwritten
+  std::vector<double*> row;
+  std::vector<std::uint8_t> fresh;
+  GradAccum::RoutedRows routed;
+  explicit Worker(int k)
+      : st(k), row(std::size_t(k), nullptr), fresh(std::size_t(k), 0), routed{row.data(), fresh.data()} {}
+  Worker(const Worker&) = delete;
+  Worker(Worker&& o) noexcept
+      : st(std::move(o.st)), row(std::move(o.row)), fresh(std::move(o.fresh)), routed{row.data(), fresh.data()} {}
+  void route(int p, double* r) {
+    row[std::size_t(p)] = r;
+    fresh[std::size_t(p)] = 1;
+  }
+};
+
+}  // namespace
+
+std::vector<std::int32_t> prev_tokens_of(int k, int N, Index B, const std::int32_t* y, const double* weights) {
+  std::vector<std::uint8_t> seen(std::size_t(k), 0);
+  for (Index b = 0; b < B; ++b)
+    for (int i = 1; i < N; ++i)
+      if (counted(weights, b * N + i)) seen[std::size_t(y[b * N + i - 1])] = 1;
+  std::vector<std::int32_t> tokens;
+  for (int p = 0; p < k; ++p)
+    if (seen[std::size_t(p)]) tokens.push_back(p);
+  return tokens;
 }
 
-// Few previous tokens visited (the common case at large k, where a call's B·N tokens are far
-// fewer than k): their sums go to a compact table first (visited · k doubles), then the
-// visited columns of W2 are written a few rows at a time. A page of the result is then
-// written right after the kernel has zeroed it (calloc), while it is still in cache.
-void write_rows(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
-                const Chunks& chunks, const ByPrev& by, double* w2, int n_threads) {
-  const int k = pol.spec().k;
-  const std::vector<int>& visited = by.visited;
-  const Index V = Index(visited.size());
-  Eigen::VectorXd sums = huge_page_vector(V * k);  // row j: the sums of previous token visited[j]
-  parallel_for_with(V, n_threads, [&] { return Scratch(k); }, [&](Index j, Scratch& sc) {
-    sum_for_prev(pol, base, y, weights, chunks, by, visited[std::size_t(j)], sc, sums.data() + j * k);
+void grad_log_prob_columns(const Policy& pol, const double* x, const std::int32_t* y, const double* weights,
+                           Index B, double* grad, double* token_logp, int n_threads, PrevColumns& cols) {
+  const Spec& s = pol.spec();
+  const int k = s.k;
+  const Chunks chunks(B, GradAccum::dense_size(s));
+  const Plan plan(k, s.N, chunks, y, weights);
+  cols.tokens = plan.tokens;
+  cols.table = std::make_unique<PooledDoubles>(Index(plan.tokens.size()) * k);  // rows written first by the chunk that begins them
+  double* table = cols.table->data();
+  // The dense blocks of grad are written (zeros) before the chunks add into them: a fresh
+  // calloc'd page read first maps the zero page, and the write after it faults again and
+  // flushes the other threads' TLBs.
+  std::fill(grad, grad + s.off_prev, 0.0);
+  std::fill(grad + s.off_prev + Index(k) * k, grad + s.num_params, 0.0);
+  OrderedSums ordered(s, plan, chunks, grad, table);
+  ErrorFlag err;
+  parallel_for_with(chunks.count, n_threads, [&] { return Worker(k); }, [&](Index c, Worker& w) {
+    std::unique_ptr<ChunkSums> sums = ordered.take();
+    for (Index j = plan.own_start[std::size_t(c)]; j < plan.own_start[std::size_t(c) + 1]; ++j) {
+      const int p = plan.own[std::size_t(j)];
+      w.route(p, table + Index(plan.row[std::size_t(p)]) * k);
+    }
+    const Index first = plan.later_start[std::size_t(c)];
+    sums->later.resize(std::size_t((plan.later_start[std::size_t(c) + 1] - first) * k));
+    for (Index j = first; j < plan.later_start[std::size_t(c) + 1]; ++j)
+      w.route(plan.later[std::size_t(j)], sums->later.data() + (j - first) * k);
+    GradAccum& g = sums->dense;
+    g.route_prev_rows(&w.routed);
+    for (Index b = chunks.begin(c); b < chunks.end(c) && !err.raised(); ++b) {
+      pol.begin(x + b * s.d, w.st);
+      if (!accumulate_sequence(pol, w.st, y + b * s.N, weights ? weights + b * s.N : nullptr, w.rows, g,
+                               token_logp ? token_logp + b * s.N : nullptr)) {
+        err.set(pol.non_finite_message());
+        return;
+      }
+    }
+    g.route_prev_rows(nullptr);
+    ordered.finish(c, std::move(sums));
   });
-  // Rows of W2 per work item: the visited sums are read kRows at a time (whole lines), the
-  // next ones fetched ahead since they are a row of the table apart.
+  err.rethrow();
+}
+
+void write_columns(const PrevColumns& cols, int k, double* w2, int n_threads) {
+  // Rows of W2 per work item, so each page of a fresh (calloc) result is written right after the
+  // kernel zeroed it, while it is still in cache; the table is read kRows values (a line) at a
+  // time, the next ones fetched ahead since they are a row of the table apart.
   constexpr Index kRows = 8, kAhead = 8;
+  const Index V = Index(cols.tokens.size());
+  const double* table = cols.table->data();
   parallel_for((Index(k) + kRows - 1) / kRows, n_threads, [&](Index tile) {
     const Index c0 = tile * kRows, nc = std::min<Index>(kRows, k - c0);
     for (Index j = 0; j < V; ++j) {
-      if (j + kAhead < V) __builtin_prefetch(sums.data() + (j + kAhead) * k + c0, 0, 0);
-      const double* src = sums.data() + j * k + c0;
-      double* dst = w2 + c0 * k + visited[std::size_t(j)];
+      if (j + kAhead < V) __builtin_prefetch(table + (j + kAhead) * k + c0, 0, 0);
+      const double* src = table + j * k + c0;
+      double* dst = w2 + c0 * k + cols.tokens[std::size_t(j)];
       for (Index c = 0; c < nc; ++c) dst[c * k] = src[c];
     }
   });
 }
 
-// Many previous tokens visited: blocks of kCols columns, each summed and written at once, every
-// line of W2 written whole (and only once) with streaming stores.
-void write_column_blocks(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
-                         const Chunks& chunks, const ByPrev& by, double* w2, int n_threads) {
-  const int k = pol.spec().k;
-  const Blocks blocks(k, w2);
-  parallel_for_with(blocks.count(), n_threads, [&] { return Scratch(k); }, [&](Index block, Scratch& sc) {
-    const int p0 = blocks.begin(block), np = blocks.size(block);
-    for (int j = 0; j < np; ++j) sum_for_prev(pol, base, y, weights, chunks, by, p0 + j, sc, sc.total.col(j).data());
-    // Columns p0 … p0 + np − 1 of W2, one cache line per row; unvisited ones are zero.
-    bool visited[kCols];
-    for (int j = 0; j < np; ++j) visited[j] = by.occurs(p0 + j);
-#if defined(__SSE2__)
-    if (blocks.whole_lines && np == kCols) {
-      alignas(64) double line[kCols];
-      for (Index c = 0; c < k; ++c) {
-        for (int j = 0; j < kCols; ++j) line[j] = visited[j] ? sc.total(c, j) : 0.0;
-        double* wc = w2 + c * k + p0;
-        for (int j = 0; j < kCols; j += 2) _mm_stream_pd(wc + j, _mm_load_pd(line + j));
-      }
-      _mm_sfence();
-      return;
-    }
-#endif
+void take_columns(double* w2, int k, PrevColumns& cols) {
+  const Index V = Index(cols.tokens.size());
+  cols.table = std::make_unique<PooledDoubles>(V * k);
+  double* table = cols.table->data();
+  for (Index j = 0; j < V; ++j)
     for (Index c = 0; c < k; ++c) {
-      double* wc = w2 + c * k + p0;
-      for (int j = 0; j < np; ++j) wc[j] = visited[j] ? sc.total(c, j) : 0.0;
+      double& v = w2[c * k + cols.tokens[std::size_t(j)]];
+      table[j * k + c] = v;
+      v = 0.0;
     }
-  });
-}
-
-}  // namespace
-
-void prev_gradient_flat(const Policy& pol, const double* base, const std::int32_t* y, const double* weights,
-                        const Chunks& chunks, double* w2, int n_threads) {
-  const int k = pol.spec().k;
-  const ByPrev by(k, pol.spec().N, chunks.n, y, weights);
-  if (2 * by.visited.size() <= std::size_t(k))  // the compact table takes at most half the result's size
-    write_rows(pol, base, y, weights, chunks, by, w2, n_threads);
-  else
-    write_column_blocks(pol, base, y, weights, chunks, by, w2, n_threads);
 }
 
 }  // namespace lpgx

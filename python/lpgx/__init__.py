@@ -8,6 +8,7 @@ from .margins import Margins, margins
 from .measures import (alpha_tail, coverage, likelihood_quantile, mc_hits, mc_likelihood, pass_at_k,
                        quantile_of_log_values, sequence_error, token_likelihood_quantile)
 from .model import BLOCKS, DEFAULT_BLOCKS, LinearARModel
+from .sparse_gradient import SparseGradient
 from .tasks import TeacherTask
 from .behavior import Behavior
 from .estimators import GRPO, RLOO, PassAtK, Reinforce
@@ -41,5 +42,5 @@ __all__ = [
     "BLOCKS", "DEFAULT_BLOCKS", "LinearARModel", "Margins", "TeacherTask", "alpha_tail", "coverage",
     "likelihood_quantile", "margins", "max_threads", "mc_hits", "mc_likelihood", "openmp_enabled",
     "pass_at_k", "quantile_of_log_values", "sequence_error", "token_likelihood_quantile",
-    "LearnedPRM", "learn_prm", "learned_prm",
+    "LearnedPRM", "learn_prm", "learned_prm", "SparseGradient",
 ]

@@ -21,7 +21,7 @@ class Model:
         """
         the parameters in the flat layout (a new array)
         """
-    def grad_log_prob(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], weights: numpy.typing.NDArray[numpy.float64] | None, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    def grad_log_prob(self, x: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.int32], weights: numpy.typing.NDArray[numpy.float64] | None, n_threads: typing.SupportsInt | typing.SupportsIndex, sparse: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float64]]:
         ...
     def greedy(self, x: numpy.typing.NDArray[numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
         ...

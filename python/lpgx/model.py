@@ -8,12 +8,13 @@ The logit of token c at position i is the sum of the enabled blocks' contributio
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
 from . import _core, _io, _rng
 from . import _validate as v
+from .sparse_gradient import SparseGradient
 
 #: Block names in flat-layout order, with their bit in the core's block mask (the engine's table).
 BLOCKS: Tuple[str, ...] = tuple(_core.kinds()["block"])
@@ -135,13 +136,37 @@ class LinearARModel:
         v.check_bytes(4.0 * x.shape[0] * self.seq_len, "the decoded tokens")
         return self._h.greedy(x, v.n_threads(n_threads))
 
+    @overload
+    def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = ..., n_threads: Optional[int] = ...,
+                      return_log_prob: Literal[False] = ..., sparse: Literal[False] = ...) -> np.ndarray: ...
+
+    @overload
+    def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = ..., n_threads: Optional[int] = ..., *,
+                      return_log_prob: Literal[True], sparse: Literal[False] = ...) -> Tuple[np.ndarray, np.ndarray]: ...
+
+    @overload
+    def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = ..., n_threads: Optional[int] = ...,
+                      return_log_prob: Literal[False] = ..., *, sparse: Literal[True]) -> SparseGradient: ...
+
+    @overload
+    def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = ..., n_threads: Optional[int] = ..., *,
+                      return_log_prob: Literal[True], sparse: Literal[True]) -> Tuple[SparseGradient, np.ndarray]: ...
+
+    @overload
+    def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = ..., n_threads: Optional[int] = ...,
+                      return_log_prob: bool = ..., sparse: bool = ...
+                      ) -> Union[np.ndarray, SparseGradient, Tuple[Union[np.ndarray, SparseGradient], np.ndarray]]: ...
+
     def grad_log_prob(self, x: Any, y: Any, weights: Optional[Any] = None,
-                      n_threads: Optional[int] = None, return_log_prob: bool = False
-                      ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+                      n_threads: Optional[int] = None, return_log_prob: bool = False, sparse: bool = False
+                      ) -> Union[np.ndarray, SparseGradient, Tuple[Union[np.ndarray, SparseGradient], np.ndarray]]:
         """∇_w Σ_b Σ_i weights[b, i] · log p_w(y_bi | x_b, y_b,<i) as a flat vector.
 
         ``weights`` is None (all ones), shape (B,) (one per sequence) or (B, N). With
-        ``return_log_prob`` the (B, N) token log-probs computed on the way come too."""
+        ``return_log_prob`` the (B, N) token log-probs computed on the way come too. With
+        ``sparse`` the result is a :class:`SparseGradient`: the prev-token block as its nonzero
+        columns, one per previous token that occurs (O(B·N·k) at most instead of k²: at large
+        k, allocating and zeroing the dense k² result costs more than computing it)."""
         x = v.contexts(x, self.context_dim)
         B, N = x.shape[0], self.seq_len
         y = v.tokens(y, (B, N), self.vocab_size)
@@ -149,8 +174,10 @@ class LinearARModel:
             wts = v.float_array(weights, "weights", (B,) if np.ndim(weights) == 1 else (B, N))
             weights = np.ascontiguousarray(np.broadcast_to(wts[:, None], (B, N))) if wts.ndim == 1 else wts
         with_logp = v.flag(return_log_prob, "return_log_prob")
-        grad, logp = self._h.grad_log_prob(x, y, weights, v.n_threads(n_threads))
-        return (grad, logp) if with_logp else grad
+        as_columns = v.flag(sparse, "sparse")
+        grad, logp, prev, columns = self._h.grad_log_prob(x, y, weights, v.n_threads(n_threads), sparse=as_columns)
+        g: Union[np.ndarray, SparseGradient] = SparseGradient(grad, prev, columns, dict(self._layout)) if as_columns else grad
+        return (g, logp) if with_logp else g
 
     # -- persistence -------------------------------------------------------------------
     def config(self) -> Dict[str, Any]:
