@@ -18,7 +18,7 @@ bool grad_by_prev_columns(const Policy& pol) {
 
 namespace {
 
-// Whether token t (= b·N + i, i ≥ 1) adds to the gradient: pass 1 skips a = 0.
+// Whether token t (= b·N + i, i ≥ 1) adds to the gradient: accumulate_sequence skips a = 0.
 inline bool counted(const double* weights, Index t) { return !weights || weights[t] != 0.0; }
 
 // Where each column is summed. Per chunk c, `own` lists the previous tokens whose first counted
@@ -62,8 +62,9 @@ struct ChunkSums {
 
 // Chunks' sums, handed out from a small pool and added into the results in chunk order as soon
 // as every earlier chunk is in: the dense blocks as GradAccum::flush_dense adds them, the later
-// rows into the table. About 2·n_threads chunks' sums are alive at once, not one per chunk: at
-// large k each holds d·k doubles, and 64 fresh ones would cost a page fault per 4 KiB per call.
+// rows into the table. About 2·n_threads chunks' sums are alive at once, not one per chunk: each
+// holds the dense blocks (d·k doubles at large k, unless its context block is added at flush),
+// and 64 fresh ones would cost a page fault per 4 KiB per call.
 class OrderedSums {
  public:
   OrderedSums(const Spec& s, const Plan& plan, const Chunks& chunks, double* grad, double* table)
