@@ -21,7 +21,7 @@ class _Blocks(Protocol):
     def block(self, name: str) -> np.ndarray: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: no elementwise __eq__ pretending to be a bool
 class SparseGradient:
     """∇w with the ``prev_token`` block as columns.
 
