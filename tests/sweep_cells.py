@@ -22,9 +22,13 @@ def train_cell(seq_len, batch_size, seed):
 
 
 def _stamp(log_dir, folder, n, seed):
+    """The time, in log_dir/<folder>/<n>-<seed>, whole or not at all: written beside the folder
+    and renamed into it, so an interrupt mid-write (a test's SIGINT) leaves no empty stamp."""
     os.makedirs(os.path.join(log_dir, folder), exist_ok=True)
-    with open(os.path.join(log_dir, folder, f"{n}-{seed}"), "w") as f:
+    tmp = os.path.join(log_dir, f".{folder}-{n}-{seed}-{uuid.uuid4().hex}")
+    with open(tmp, "w") as f:
         f.write(repr(time.time()))
+    os.replace(tmp, os.path.join(log_dir, folder, f"{n}-{seed}"))
 
 
 def logged_cell(n, log_dir, sleep, seed):
