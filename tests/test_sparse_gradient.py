@@ -118,5 +118,8 @@ def test_add_to_rejects_a_wrong_target():
                 lpgx.LinearARModel(9, 5, 4), [0.0] * m.num_params):
         with pytest.raises(ValueError, match="target"):
             g.add_to(bad)
+    for bad_scale in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="scale"):
+            g.add_to(m.w.copy(), bad_scale)
     with pytest.raises(TypeError, match="sparse"):
         m.grad_log_prob(x, y, weights, sparse="yes")

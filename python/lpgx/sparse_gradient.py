@@ -12,6 +12,8 @@ from typing import Dict, Protocol, Tuple, Union
 
 import numpy as np
 
+from . import _validate as v
+
 
 class _Blocks(Protocol):
     """A model with live block views (LinearARModel; not imported here: it imports this module)."""
@@ -67,7 +69,7 @@ class SparseGradient:
     def add_to(self, target: Union[np.ndarray, _Blocks], scale: float = 1.0) -> None:
         """``target += scale · ∇w`` in place, touching W2 only in the nonzero columns: a flat
         float64 vector of num_params values, or a LinearARModel (through its live blocks)."""
-        scale = float(scale)
+        scale = v.finite_float(scale, "scale")
         if isinstance(target, np.ndarray):
             if target.dtype != np.float64 or target.shape != self.rest.shape or not target.flags.writeable:
                 raise ValueError(f"target: expected a writable float64 array of shape {self.rest.shape} "
